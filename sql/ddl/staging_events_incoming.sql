@@ -1,0 +1,3 @@
+-- events_incoming: the accepted events records this run read; published into sparkify_staging.events at the end.
+create table if not exists sparkify_staging.events_incoming as
+select * from sparkify_staging.events where 1 = 0

@@ -1,0 +1,12 @@
+-- events_next: staging_events as it will be once this run publishes (replaced files swapped for incoming rows).
+create or replace view sparkify_staging.events_next as
+select published.*
+from sparkify_staging.events as published
+where not exists (
+    select 1
+    from sparkify_staging.incoming_files as replaced
+    where replaced.kind = 'events' and replaced.source_file = published.source_file
+)
+union all
+select incoming.*
+from sparkify_staging.events_incoming as incoming

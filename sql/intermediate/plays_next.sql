@@ -1,0 +1,38 @@
+-- plays_next: one row per distinct NextSong event of a logged-in user (non-empty user_id), with the
+-- deterministic songplay_id and start_time that songplays and time both build on. The same event
+-- read twice (a duplicated line or file) is one play: the first copy by file and line wins.
+create or replace view sparkify_staging.plays_next as
+with events as (
+    select * from sparkify_staging.events_next
+),
+
+plays as (
+    select
+        md5(
+            user_id || '|' || cast(session_id as varchar) || '|'
+            || cast(item_in_session as varchar) || '|' || cast(ts as varchar)
+        ) as songplay_id,
+        timestamp 'epoch' + ts * interval '0.001 second' as start_time,
+        user_id,
+        level,
+        song,
+        artist,
+        length,
+        session_id,
+        location,
+        user_agent,
+        source_file,
+        line_number
+    from events
+    where page = 'NextSong' and user_id <> ''
+),
+
+final as (
+    select *
+    from plays
+    qualify row_number() over (
+        partition by songplay_id order by source_file, line_number
+    ) = 1
+)
+
+select * from final

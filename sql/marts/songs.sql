@@ -1,0 +1,24 @@
+-- songs: one row per song_id; if several song files carry the same song_id, the first file by
+-- path wins. Year 0 is the Million Song Dataset's "unknown" and becomes NULL.
+with staged_songs as (
+    select * from sparkify_staging.songs_next
+),
+
+ranked as (
+    select
+        song_id,
+        title,
+        artist_id,
+        year,
+        duration,
+        row_number() over (partition by song_id order by source_file) as file_rank
+    from staged_songs
+),
+
+final as (
+    select song_id, title, artist_id, nullif(year, 0) as year, duration
+    from ranked
+    where file_rank = 1
+)
+
+select * from final

@@ -1,0 +1,2 @@
+-- events_incoming: emptied before staging (so a retried task starts clean) and after publishing.
+delete from sparkify_staging.events_incoming

@@ -1,0 +1,1 @@
+"""Prefect tasks of the Sparkify ETL and the helpers they share."""

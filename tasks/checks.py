@@ -1,0 +1,150 @@
+"""Audit the built tables before they are published (write, audit, publish).
+
+A check is a query that returns the offending rows: zero rows pass. Column checks are compiled
+from the pandera contracts in `tasks.contracts` (not-null, unique, allowed values, patterns,
+ranges, lengths); referential checks are the files under sql/checks/, named
+`<table>__<check>.sql`. Every result carries its table, check, failing row count and a sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandera.pandas as pa
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlglot import exp
+
+from tasks.contracts import CONTRACTS
+from tasks.errors import QualityCheckFailed
+from tasks.retry import RETRIES, RETRY_DELAYS, retry_on_transient
+from tasks.run_spec import RunSpec
+from tasks.sql_files import render, statement_names
+from tasks.warehouse import Session, connect
+
+BUILD_SCHEMA = "sparkify_build"
+SAMPLE_ROWS = 5
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named query returning offending rows."""
+
+    table: str
+    name: str
+    sql: str
+
+
+@dataclass
+class CheckResult:
+    table: str
+    check: str
+    failing_rows: int
+    sample: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.failing_rows == 0
+
+
+def column_checks(table: str, model: type[pa.DataFrameModel], dialect: str) -> list[Check]:
+    """Compile a pandera model's column rules into SQL checks on the built table."""
+    source = exp.table_(table, db=BUILD_SCHEMA, quoted=True)
+    checks = []
+    for name, column in model.to_schema().columns.items():
+        col = exp.column(name, quoted=True)
+        conditions: list[tuple[str, exp.Expression]] = []
+        if not column.nullable:
+            conditions.append(("not_null", col.is_(exp.null())))
+        for rule in column.checks:
+            conditions.append((rule.name, _violation(col, rule.name, rule.statistics)))
+        for check_name, condition in conditions:
+            query = exp.select("*").from_(source.copy()).where(condition)
+            checks.append(Check(table, f"{name} {check_name}", query.sql(dialect=dialect)))
+        if column.unique:
+            duplicates = (
+                exp.select(col.copy(), exp.Count(this=exp.Star()).as_("copies"))
+                .from_(source.copy())
+                .where(exp.not_(col.copy().is_(exp.null())))
+                .group_by(col.copy())
+                .having(exp.Count(this=exp.Star()) > 1)
+            )
+            checks.append(Check(table, f"{name} unique", duplicates.sql(dialect=dialect)))
+    return checks
+
+
+def sql_checks(table: str, dialect: str) -> list[Check]:
+    """The hand-written checks under sql/checks/ that belong to `table`."""
+    names = statement_names(f"checks/{table}__")
+    return [Check(table, n.split("__", 1)[1], render(n, dialect)) for n in names]
+
+
+def table_checks(table: str, dialect: str) -> list[Check]:
+    return column_checks(table, CONTRACTS[table], dialect) + sql_checks(table, dialect)
+
+
+@task(
+    name="check table",
+    task_run_name="check {table}",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_on_transient,
+    cache_policy=NO_CACHE,
+)
+def check_table(run: RunSpec, table: str) -> list[CheckResult]:
+    """Run every check of one built table; failures are returned, not raised, to be reported."""
+    with connect(run.warehouse) as wh:
+        return [run_check(wh, check) for check in table_checks(table, run.warehouse.dialect)]
+
+
+def run_check(wh: Session, check: Check) -> CheckResult:
+    """Count a check's offending rows and keep a few of them for the report."""
+    failing = int(wh.scalar(f"select count(*) from ({check.sql}) as offending"))
+    sample = []
+    if failing:
+        rows = wh.query(f"select * from ({check.sql}) as offending limit {SAMPLE_ROWS}")
+        sample = [repr(tuple(row)) for row in rows]
+    return CheckResult(check.table, check.name, failing, sample)
+
+
+def enforce(results: list[CheckResult]) -> None:
+    """Fail the run, naming each failed check, so the previous tables stay published."""
+    failed = [r for r in results if not r.passed]
+    if failed:
+        details = "; ".join(f"{r.table}.{r.check}: {r.failing_rows:,} rows" for r in failed)
+        raise QualityCheckFailed(f"{len(failed)} quality check(s) failed: {details}")
+
+
+def _violation(col: exp.Column, rule: str, stats: dict[str, Any]) -> exp.Expression:
+    """The condition a row meets when it breaks one pandera check (NULLs never break one)."""
+    c = col.copy()
+    if rule == "isin":
+        return exp.not_(c.isin(*[exp.Literal.string(v) for v in stats["allowed_values"]]))
+    if rule == "str_matches":
+        return exp.not_(exp.RegexpLike(this=c, expression=exp.Literal.string(stats["pattern"])))
+    if rule == "greater_than":
+        return c <= _number(stats["min_value"])
+    if rule == "greater_than_or_equal_to":
+        return c < _number(stats["min_value"])
+    if rule == "less_than":
+        return c >= _number(stats["max_value"])
+    if rule == "less_than_or_equal_to":
+        return c > _number(stats["max_value"])
+    if rule == "in_range":
+        low = c < _number(stats["min_value"])
+        high = c > _number(stats["max_value"])
+        return exp.or_(low, high)
+    if rule == "str_length":
+        length = exp.Length(this=c)
+        bounds = []
+        if stats.get("min_value") is not None:
+            bounds.append(length < _number(stats["min_value"]))
+        if stats.get("max_value") is not None:
+            bounds.append(length > _number(stats["max_value"]))
+        return exp.or_(*bounds)
+    raise NotImplementedError(f"pandera check {rule!r} has no SQL translation yet")
+
+
+def _number(value: float) -> exp.Literal:
+    return exp.Literal.number(value)

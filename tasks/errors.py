@@ -1,0 +1,25 @@
+"""The errors the ETL raises on purpose, each with a one-line message a person can act on.
+
+`EtlError` subclasses are data or configuration errors: retrying cannot fix them, so the
+retry policy in `tasks.retry` never retries them, and the CLI prints them without a traceback.
+"""
+
+
+class EtlError(Exception):
+    """A failure the run reports in one line and does not retry."""
+
+
+class LakeError(EtlError):
+    """The lake is missing, empty, or has no files for the requested partition."""
+
+
+class WarehouseError(EtlError):
+    """The warehouse cannot be opened or written (path, permissions, lock held elsewhere)."""
+
+
+class RejectedShareExceeded(EtlError):
+    """More of the run's input records were quarantined than the threshold allows."""
+
+
+class QualityCheckFailed(EtlError):
+    """A quality check found offending rows; the previous tables stay published."""

@@ -1,0 +1,83 @@
+"""Publish a run: in one transaction, swap the audited build tables and the staged files in.
+
+Either everything the run built becomes visible, staging, quarantine, all five tables and the
+load-history row, or (on any error) nothing does and analysts keep the previous tables.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.marts import BUILD_SCHEMA, MARTS
+from tasks.retry import RETRIES, RETRY_DELAYS, retry_on_transient
+from tasks.run_spec import RunSpec
+from tasks.staging import StageResult
+from tasks.warehouse import Session, connect, quote_table
+
+KINDS = ("events", "songs")
+
+
+@dataclass
+class PublishResult:
+    rows_before: dict[str, int]
+    rows_after: dict[str, int]
+    seconds: float
+
+
+@task(
+    name="publish",
+    task_run_name="publish {run.partition_label}",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_on_transient,
+    cache_policy=NO_CACHE,
+)
+def publish(run: RunSpec, run_id: str, staged: dict[str, StageResult]) -> PublishResult:
+    """Make the run's staging and audited tables the published ones, atomically."""
+    started = time.perf_counter()
+    with connect(run.warehouse) as wh:
+        before = {table: wh.count(table) for table in MARTS}
+        with wh.transaction():
+            _publish_staging(wh)
+            for table in MARTS:
+                _replace(wh, table)
+            wh.run("publish/load_history", _history_row(run, run_id, staged))
+            for kind in KINDS:
+                wh.run(f"staging/clear_{kind}_incoming")
+                wh.run("staging/clear_quarantine_incoming", {"kind": kind})
+                wh.run("staging/clear_incoming_files", {"kind": kind})
+        after = {table: wh.count(table) for table in MARTS}
+    return PublishResult(before, after, round(time.perf_counter() - started, 3))
+
+
+def _publish_staging(wh: Session) -> None:
+    for kind in KINDS:
+        wh.run(f"publish/staging_{kind}_replaced")
+        wh.run(f"publish/staging_{kind}")
+    wh.run("publish/quarantine_replaced")
+    wh.run("publish/quarantine")
+
+
+def _replace(wh: Session, table: str) -> None:
+    # DELETE, not TRUNCATE: Redshift's TRUNCATE commits the open transaction.
+    published, build = quote_table(table), quote_table(f"{BUILD_SCHEMA}.{table}")
+    wh.execute(f"delete from {published}", label=f"publish {table}: delete")
+    wh.execute(f"insert into {published} select * from {build}", label=f"publish {table}: insert")
+
+
+def _history_row(run: RunSpec, run_id: str, staged: dict[str, StageResult]) -> dict[str, object]:
+    events, songs = staged["events"], staged["songs"]
+    return {
+        "run_id": run_id,
+        "partition_label": run.partition_label,
+        "event_files": events.files,
+        "events_accepted": events.accepted,
+        "events_rejected": events.rejected,
+        "song_files": songs.files,
+        "songs_accepted": songs.accepted,
+        "songs_rejected": songs.rejected,
+    }

@@ -1,0 +1,84 @@
+"""The run's summary: printed by the CLI and published as Prefect artifacts for the UI."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from tasks.checks import CheckResult
+from tasks.publish import PublishResult
+from tasks.staging import StageResult
+
+
+@dataclass
+class RunSummary:
+    partition: str
+    staged: dict[str, StageResult] = field(default_factory=dict)
+    checks: list[CheckResult] = field(default_factory=list)
+    published: PublishResult | None = None
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """Record the wall-clock seconds of one stage of the flow."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds[stage] = round(time.perf_counter() - started, 3)
+
+    @property
+    def rejected(self) -> int:
+        return sum(result.rejected for result in self.staged.values())
+
+
+def format_summary(summary: RunSummary) -> str:
+    """A plain-text report for the terminal."""
+    lines = [f"Sparkify ETL ({summary.partition})", "", "rows per table"]
+    if summary.published:
+        for table, after in summary.published.rows_after.items():
+            before = summary.published.rows_before[table]
+            lines.append(f"  {table:<10} {after:>10,}   (before: {before:,})")
+    lines += ["", "staged"]
+    for kind, result in summary.staged.items():
+        lines.append(
+            f"  {kind:<10} {result.files:>6,} files {result.accepted:>10,} accepted "
+            f"{result.rejected:>6,} rejected"
+        )
+        for reason, count in result.rejected_by_reason.items():
+            lines.append(f"    {count:>6,}  {reason}")
+    failed = [c for c in summary.checks if not c.passed]
+    lines += ["", f"quality checks: {len(summary.checks) - len(failed)} passed, {len(failed)} failed"]
+    lines += ["", "seconds per stage"]
+    lines += [f"  {stage:<12} {secs:>8.2f}" for stage, secs in summary.stage_seconds.items()]
+    return "\n".join(lines)
+
+
+def publish_check_artifact(checks: list[CheckResult]) -> None:
+    """The quality-check results as a table artifact, one row per check."""
+    rows = [
+        {
+            "table": c.table,
+            "check": c.check,
+            "status": "pass" if c.passed else "FAIL",
+            "failing_rows": c.failing_rows,
+            "sample": "; ".join(c.sample),
+        }
+        for c in checks
+    ]
+    create_table_artifact(
+        key="sparkify-quality-checks", table=rows, description="Quality checks of this run"
+    )
+
+
+def publish_summary_artifact(summary: RunSummary) -> None:
+    """Rows per table, rejected records and stage timings as a markdown artifact."""
+    create_markdown_artifact(
+        key="sparkify-run-summary",
+        markdown=f"```\n{format_summary(summary)}\n```",
+        description=f"Sparkify ETL summary ({summary.partition})",
+    )

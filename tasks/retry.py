@@ -1,0 +1,33 @@
+"""Which failures a task retries: transient ones only, never a data or configuration error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.tasks import exponential_backoff
+
+from tasks.warehouse import WarehouseBusy
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    WarehouseBusy,
+    ConnectionError,
+    TimeoutError,
+)
+
+RETRIES = 3
+RETRY_DELAYS = exponential_backoff(backoff_factor=2)
+RETRY_JITTER = 0.5
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures that a later attempt can succeed past (locks, network, timeouts)."""
+    return isinstance(exc, TRANSIENT_ERRORS)
+
+
+def retry_on_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect `retry_condition_fn`: retry when the failed attempt raised a transient error."""
+    try:
+        state.result()
+    except BaseException as exc:  # the state re-raises the attempt's exception
+        return is_transient(exc)
+    return False

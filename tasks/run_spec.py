@@ -1,0 +1,29 @@
+"""What one run does, as a small frozen value every task receives (no connections, no secrets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from tasks.warehouse import WarehouseTarget
+
+DEFAULT_MAX_REJECTED_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """The lake to read, the warehouse to write, and which part of the lake this run covers.
+
+    `day=None` is a full load: every log file is read and staged files gone from the lake drop
+    out. A `day` reads only that day's log partition and replaces only its staged rows, so
+    loading day by day ends with the same tables as one full load.
+    """
+
+    source: str
+    warehouse: WarehouseTarget
+    day: date | None = None
+    max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE
+
+    @property
+    def partition_label(self) -> str:
+        return self.day.isoformat() if self.day else "full"

@@ -1,0 +1,117 @@
+"""Find the SQL file for a statement and render it for the engine that runs it.
+
+`sql/` is written in Redshift's dialect, the production warehouse's. Other engines get each
+file transpiled by sqlglot; `name.<engine>.sql` beside `name.sql` overrides it where a construct
+has no faithful translation (dbt's `adapter.dispatch`, one file per difference).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel
+
+SQL_ROOT = Path(__file__).resolve().parent.parent / "sql"
+SOURCE_DIALECT = "redshift"
+
+
+class SqlFileNotFound(LookupError):
+    """No file under sql/ renders the named statement for the engine."""
+
+
+def sql_path(name: str, dialect: str) -> tuple[Path, bool]:
+    """Return the file that defines `name` for `dialect`, and whether it needs transpiling."""
+    override = SQL_ROOT / f"{name}.{dialect}.sql"
+    if override.is_file():
+        return override, False
+    default = SQL_ROOT / f"{name}.sql"
+    if default.is_file():
+        return default, dialect != SOURCE_DIALECT
+    raise SqlFileNotFound(f"no SQL file for {name!r} in {dialect} under {SQL_ROOT}")
+
+
+@cache
+def render(name: str, dialect: str) -> str:
+    """The statement `name` as `dialect` runs it (cached: files do not change during a run)."""
+    path, needs_transpile = sql_path(name, dialect)
+    text = path.read_text(encoding="utf-8")
+    if not needs_transpile:
+        return text
+    tree = sqlglot.parse_one(text, read=SOURCE_DIALECT)
+    if dialect == "duckdb":
+        tree = tree.transform(_epoch_arithmetic_to_duckdb)
+    return tree.sql(dialect=dialect, unsupported_level=ErrorLevel.IGNORE, pretty=True)
+
+
+def statement_names(prefix: str = "") -> list[str]:
+    """Every statement name under sql/ (overrides folded into their base name), sorted."""
+    names = set()
+    for path in SQL_ROOT.rglob("*.sql"):
+        rel = path.relative_to(SQL_ROOT).as_posix()[: -len(".sql")]
+        base, _, engine = rel.rpartition(".")
+        names.add(base if base and "/" not in engine else rel)
+    return sorted(n for n in names if n.startswith(prefix))
+
+
+def _epoch_arithmetic_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """Rewrite Redshift's `TIMESTAMP 'epoch' + n * INTERVAL 'k unit'` as DuckDB's make_timestamp.
+
+    The idiom is how Redshift turns epoch numbers into timestamps, but DuckDB multiplies an
+    interval only by a 32-bit integer, so epoch milliseconds overflow. make_timestamp takes
+    epoch microseconds and keeps every digit.
+    """
+    if not isinstance(node, exp.Add):
+        return node
+    epoch, product = node.this, node.expression
+    if not (_is_epoch_literal(epoch) and isinstance(product, exp.Mul)):
+        return node
+    count, interval = product.this, product.expression
+    if not isinstance(interval, exp.Interval):
+        count, interval = interval, count
+    micros = _interval_micros(interval)
+    if micros is None:
+        return node
+    scaled = exp.Mul(this=exp.Paren(this=count.copy()), expression=exp.Literal.number(micros))
+    as_bigint = exp.Cast(this=exp.func("round", scaled), to=exp.DataType.build("bigint"))
+    return exp.func("make_timestamp", as_bigint)
+
+
+def _is_epoch_literal(node: exp.Expression) -> bool:
+    return (
+        isinstance(node, exp.Cast)
+        and isinstance(node.this, exp.Literal)
+        and node.this.name.lower() == "epoch"
+        and node.to.is_type("timestamp")
+    )
+
+
+_MICROS_PER_UNIT = {
+    "microsecond": 1,
+    "millisecond": 1_000,
+    "second": 1_000_000,
+    "minute": 60_000_000,
+    "hour": 3_600_000_000,
+    "day": 86_400_000_000,
+}
+
+
+def _interval_micros(interval: exp.Expression) -> int | None:
+    if not isinstance(interval, exp.Interval):
+        return None
+    text = interval.this.name if interval.this else ""
+    unit = interval.unit.name if interval.unit else ""
+    parts = text.split()
+    if len(parts) == 2 and not unit:
+        text, unit = parts
+    unit = unit.lower().rstrip("s")
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if unit not in _MICROS_PER_UNIT:
+        return None
+    micros = value * _MICROS_PER_UNIT[unit]
+    return int(micros) if micros == int(micros) else None

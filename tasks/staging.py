@@ -1,0 +1,126 @@
+"""Stage the lake: parse every log line and song file in the warehouse, quarantine the rest.
+
+Python only moves bytes (files read concurrently, streamed in Arrow batches); parsing, typing,
+text repair and rejection are set-based SQL under sql/staging/. Staged rows land in the
+`*_incoming` tables and stay invisible to analysts until the run publishes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.errors import LakeError, RejectedShareExceeded
+from tasks.lake import LakeFile, list_log_files, list_song_files, read_batches
+from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, retry_on_transient
+from tasks.run_spec import RunSpec
+from tasks.warehouse import Session, connect
+
+
+@dataclass
+class StageResult:
+    """What a staging task read, accepted and rejected (with counts per reason)."""
+
+    kind: str
+    files: int
+    accepted: int
+    rejected: int
+    seconds: float
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rejected_share(self) -> float:
+        total = self.accepted + self.rejected
+        return self.rejected / total if total else 0.0
+
+
+_STAGE_TASK = {
+    "retries": RETRIES,
+    "retry_delay_seconds": RETRY_DELAYS,
+    "retry_jitter_factor": RETRY_JITTER,
+    "retry_condition_fn": retry_on_transient,
+    "cache_policy": NO_CACHE,
+}
+
+
+@task(name="stage events", task_run_name="stage events {run.partition_label}", **_STAGE_TASK)
+def stage_events(run: RunSpec) -> StageResult:
+    """Stage the run's log files (one day's partition, or all of them)."""
+    files = list_log_files(run.source, run.day)
+    if not files:
+        where = f"for {run.day.isoformat()} " if run.day else ""
+        raise LakeError(f"lake {run.source} has no log files {where}under log_data/")
+    return _stage("events", run, files, replace_all=run.day is None)
+
+
+@task(name="stage songs", task_run_name="stage songs", **_STAGE_TASK)
+def stage_songs(run: RunSpec) -> StageResult:
+    """Stage every song file; the catalogue is small next to the logs and is always re-read."""
+    files = list_song_files(run.source)
+    if not files:
+        get_run_logger().warning("lake %s has no song files under song_data/", run.source)
+    return _stage("songs", run, files, replace_all=True)
+
+
+def check_rejected_share(results: list[StageResult], threshold: float) -> None:
+    """Fail the run, before anything is published, if too much of its input was rejected."""
+    for result in results:
+        if result.rejected_share > threshold:
+            raise RejectedShareExceeded(
+                f"rejected {result.rejected_share:.2%} of {result.kind} records "
+                f"({result.rejected:,} of {result.accepted + result.rejected:,}), over the "
+                f"{threshold:.2%} threshold; see sparkify_staging.quarantine_incoming"
+            )
+
+
+def _stage(kind: str, run: RunSpec, files: list[LakeFile], replace_all: bool) -> StageResult:
+    started = time.perf_counter()
+    with connect(run.warehouse) as wh:
+        wh.run("staging/json_field_problem")
+        with wh.transaction():
+            _clear_incoming(wh, kind)
+            if replace_all:
+                wh.run("staging/incoming_files_all", {"kind": kind})
+            for batch in read_batches(run.source, files):
+                _stage_batch(wh, kind, batch)
+        result = _count(wh, kind, len(files))
+    result.seconds = round(time.perf_counter() - started, 3)
+    get_run_logger().info(
+        "staged %s: %d files, %d accepted, %d rejected",
+        kind, result.files, result.accepted, result.rejected,
+    )
+    return result
+
+
+def _clear_incoming(wh: Session, kind: str) -> None:
+    wh.run(f"staging/clear_{kind}_incoming")
+    wh.run("staging/clear_quarantine_incoming", {"kind": kind})
+    wh.run("staging/clear_incoming_files", {"kind": kind})
+
+
+def _stage_batch(wh: Session, kind: str, batch: object) -> None:
+    wh.register("lake_batch", batch)
+    try:
+        wh.run(f"staging/{kind}_parsed")
+        wh.run(f"staging/{kind}_accepted")
+        wh.run("staging/rejected", {"kind": kind})
+        wh.run("staging/incoming_files", {"kind": kind})
+    finally:
+        wh.unregister("lake_batch")
+
+
+def _count(wh: Session, kind: str, files: int) -> StageResult:
+    accepted = wh.count(f"sparkify_staging.{kind}_incoming")
+    reasons = wh.rows("staging/rejected_by_reason", {"kind": kind})
+    by_reason = {reason: count for reason, count in reasons}
+    return StageResult(
+        kind=kind,
+        files=files,
+        accepted=accepted,
+        rejected=sum(by_reason.values()),
+        seconds=0.0,
+        rejected_by_reason=by_reason,
+    )

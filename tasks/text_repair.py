@@ -1,0 +1,33 @@
+"""Repair text that was UTF-8 encoded, then decoded as Latin-1 and encoded again (mojibake).
+
+The activity logs carry names such as `CafÃ\\u0083Â©` (Café run through the mistake twice).
+Left alone, those plays never match their song and analysts see garbage. The repair is exact
+and conservative: a value changes only when all of it is Latin-1 text whose bytes form valid
+UTF-8, so genuine accented text (`Café`) is never touched.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+_MAX_LAYERS = 4
+
+
+def repair_mojibake(text: str | None) -> str | None:
+    """Undo up to four layers of UTF-8-read-as-Latin-1; return other text unchanged."""
+    if text is None or text.isascii():
+        return text
+    for _ in range(_MAX_LAYERS):
+        try:
+            repaired = text.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            return text
+        if repaired == text:
+            return text
+        text = repaired
+    return text
+
+
+def repair_mojibake_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Vectorised form for DuckDB's arrow UDFs: one call per batch, not per row."""
+    return pa.array([repair_mojibake(v) for v in values.to_pylist()], type=pa.string())
