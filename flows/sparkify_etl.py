@@ -22,7 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from tasks.checks import check_table, enforce
 from tasks.errors import EtlError
-from tasks.lake import require_lake
+from tasks.lake import require_log_files
 from tasks.marts import DIMENSIONS, FACT, MARTS, build_table
 from tasks.publish import publish
 from tasks.report import (
@@ -97,17 +97,28 @@ def _run(run: RunSpec, summary: RunSummary) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: run the flow once and print its summary, or a one-line error."""
-    parser = argparse.ArgumentParser(prog="python -m flows.sparkify_etl", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m flows.sparkify_etl",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--source", required=True, help="lake directory (song_data/, log_data/)")
     parser.add_argument("--warehouse", default="warehouse.duckdb", help="DuckDB file to write")
-    parser.add_argument("--date", type=date.fromisoformat, default=None,
-                        help="load only this day's log partition (YYYY-MM-DD); default: all")
-    parser.add_argument("--max-rejected-share", type=float, default=DEFAULT_MAX_REJECTED_SHARE,
-                        help="fail when more than this share of records is rejected (0.01 = 1%%)")
+    parser.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        default=None,
+        help="load only this day's log partition (YYYY-MM-DD); default: all",
+    )
+    parser.add_argument(
+        "--max-rejected-share",
+        type=float,
+        default=DEFAULT_MAX_REJECTED_SHARE,
+        help="fail when more than this share of records is rejected (0.01 = 1%%)",
+    )
     args = parser.parse_args(argv)
     try:
-        require_lake(args.source)
+        require_log_files(args.source, args.date)
         summary = sparkify_etl(
             source=args.source,
             warehouse=args.warehouse,

@@ -33,7 +33,9 @@ class Songs(pa.DataFrameModel):
     song_id: Series[str] = pa.Field(unique=True, str_matches=SONG_ID)
     title: Series[str]
     artist_id: Series[str] = pa.Field(str_matches=ARTIST_ID)
-    year: Series[pa.Int64] = pa.Field(nullable=True, in_range={"min_value": 1000, "max_value": 2100})
+    year: Series[pa.Int64] = pa.Field(
+        nullable=True, in_range={"min_value": 1000, "max_value": 2100}
+    )
     duration: Series[float] = pa.Field(gt=0)
 
 

@@ -54,6 +54,13 @@ def require_lake(root: str) -> Path:
     return path
 
 
+def require_log_files(root: str, day: date | None = None) -> None:
+    """Fail fast, in one line, when the lake has nothing for the run to load."""
+    if not list_log_files(root, day):
+        where = f"for {day.isoformat()} " if day else ""
+        raise LakeError(f"lake {root} has no log files {where}under {LOG_PREFIX}/")
+
+
 def list_song_files(root: str) -> list[LakeFile]:
     """Every song file under song_data/, in key order."""
     return _list_json(require_lake(root), SONG_PREFIX)

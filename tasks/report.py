@@ -52,7 +52,10 @@ def format_summary(summary: RunSummary) -> str:
         for reason, count in result.rejected_by_reason.items():
             lines.append(f"    {count:>6,}  {reason}")
     failed = [c for c in summary.checks if not c.passed]
-    lines += ["", f"quality checks: {len(summary.checks) - len(failed)} passed, {len(failed)} failed"]
+    lines += [
+        "",
+        f"quality checks: {len(summary.checks) - len(failed)} passed, {len(failed)} failed",
+    ]
     lines += ["", "seconds per stage"]
     lines += [f"  {stage:<12} {secs:>8.2f}" for stage, secs in summary.stage_seconds.items()]
     return "\n".join(lines)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from prefect import get_run_logger, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.errors import LakeError, RejectedShareExceeded
-from tasks.lake import LakeFile, list_log_files, list_song_files, read_batches
+from tasks.errors import RejectedShareExceeded
+from tasks.lake import LakeFile, list_log_files, list_song_files, read_batches, require_log_files
 from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, retry_on_transient
+from tasks.run_log import run_logger
 from tasks.run_spec import RunSpec
 from tasks.warehouse import Session, connect
 
@@ -51,8 +52,7 @@ def stage_events(run: RunSpec) -> StageResult:
     """Stage the run's log files (one day's partition, or all of them)."""
     files = list_log_files(run.source, run.day)
     if not files:
-        where = f"for {run.day.isoformat()} " if run.day else ""
-        raise LakeError(f"lake {run.source} has no log files {where}under log_data/")
+        require_log_files(run.source, run.day)
     return _stage("events", run, files, replace_all=run.day is None)
 
 
@@ -61,7 +61,7 @@ def stage_songs(run: RunSpec) -> StageResult:
     """Stage every song file; the catalogue is small next to the logs and is always re-read."""
     files = list_song_files(run.source)
     if not files:
-        get_run_logger().warning("lake %s has no song files under song_data/", run.source)
+        run_logger().warning("lake %s has no song files under song_data/", run.source)
     return _stage("songs", run, files, replace_all=True)
 
 
@@ -88,9 +88,12 @@ def _stage(kind: str, run: RunSpec, files: list[LakeFile], replace_all: bool) ->
                 _stage_batch(wh, kind, batch)
         result = _count(wh, kind, len(files))
     result.seconds = round(time.perf_counter() - started, 3)
-    get_run_logger().info(
+    run_logger().info(
         "staged %s: %d files, %d accepted, %d rejected",
-        kind, result.files, result.accepted, result.rejected,
+        kind,
+        result.files,
+        result.accepted,
+        result.rejected,
     )
     return result
 

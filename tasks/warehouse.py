@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,14 +19,14 @@ from typing import Any
 import duckdb
 
 from tasks.errors import WarehouseError
-
-
-class WarehouseBusy(RuntimeError):
-    """Another process holds the warehouse file's lock: transient, so the task retries."""
 from tasks.sql_files import render
 from tasks.text_repair import repair_mojibake_arrow
 
 log = logging.getLogger("sparkify.warehouse")
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process holds the warehouse file's lock: transient, so the task retries."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,8 @@ def _open_duckdb(path: Path) -> duckdb.DuckDBPyConnection:
 
 def _register_functions(conn: duckdb.DuckDBPyConnection) -> None:
     """Python scalar functions the staging SQL calls; registered once per database instance."""
-    try:
+    # One registration per database instance: other connections of this process share it.
+    with suppress(duckdb.CatalogException):
         conn.create_function(
             "repair_mojibake",
             repair_mojibake_arrow,
@@ -143,5 +144,3 @@ def _register_functions(conn: duckdb.DuckDBPyConnection) -> None:
             null_handling="special",
             side_effects=False,
         )
-    except duckdb.CatalogException:
-        pass  # another connection of this process registered it on the shared instance

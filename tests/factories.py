@@ -1,0 +1,62 @@
+"""Records built from defaults plus the one field a test cares about (no hand-typed blobs)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from tasks.run_spec import RunSpec
+from tasks.schema import create_schema
+from tasks.warehouse import WarehouseTarget
+
+_ids = itertools.count(1)
+BASE_TS = 1541106106796  # 2018-11-01 21:01:46.796 UTC
+
+
+def event(**fields: Any) -> dict[str, Any]:
+    """A valid NextSong event of user 8 (field names as the lake spells them)."""
+    record = {
+        "artist": "Des'ree", "auth": "Logged In", "firstName": "Kaylee", "gender": "F",
+        "itemInSession": next(_ids), "lastName": "Summers", "length": 246.30812,
+        "level": "free", "location": "Phoenix-Mesa-Scottsdale, AZ", "method": "PUT",
+        "page": "NextSong", "registration": 1540344794796.0, "sessionId": 139,
+        "song": "You Gotta Be", "status": 200, "ts": BASE_TS,
+        "userAgent": '"Mozilla/5.0 (Windows NT 6.1; WOW64)"', "userId": "8",
+    }  # fmt: skip
+    record.update(fields)
+    return record
+
+
+def song(**fields: Any) -> dict[str, Any]:
+    """A valid song object; ids are unique unless a test passes its own."""
+    n = next(_ids)
+    record = {
+        "num_songs": 1, "artist_id": f"ARTEST{n:012d}", "artist_latitude": None,
+        "artist_longitude": None, "artist_location": "", "artist_name": "Des'ree",
+        "song_id": f"SOTEST{n:012d}", "title": "You Gotta Be", "duration": 246.30812, "year": 1994,
+    }  # fmt: skip
+    record.update(fields)
+    return record
+
+
+def log_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":"))
+
+
+def write_songs(lake: Path, songs: list[dict[str, Any]]) -> list[Path]:
+    paths = []
+    for s in songs:
+        path = lake / "song_data" / "A" / "B" / "C" / f"TR{s['song_id']}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(s), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def prepared_run(lake: Path, warehouse: Path, **options: Any) -> RunSpec:
+    """A RunSpec on a warehouse whose schema exists (task functions called without Prefect)."""
+    run = RunSpec(source=str(lake), warehouse=WarehouseTarget(path=str(warehouse)), **options)
+    create_schema.fn(run)
+    return run

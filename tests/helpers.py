@@ -1,0 +1,43 @@
+"""Small named helpers the tests share: read the published tables, compare, craft lakes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+MARTS = ("songplays", "users", "songs", "artists", "time")
+
+
+def published_tables(warehouse: Path) -> dict[str, list[tuple]]:
+    """Every published table as a sorted list of row tuples."""
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return {t: sorted(conn.execute(f'select * from main."{t}"').fetchall()) for t in MARTS}
+
+
+def table_counts(warehouse: Path) -> dict[str, int]:
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return {t: conn.execute(f'select count(*) from main."{t}"').fetchone()[0] for t in MARTS}
+
+
+def query(warehouse: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def assert_tables_equal(actual: dict[str, list[tuple]], expected: dict[str, list[tuple]]) -> None:
+    """Compare table by table, showing the first differing rows rather than a wall of tuples."""
+    for table in expected:
+        got, want = actual[table], expected[table]
+        missing = [row for row in want if row not in set(got)][:3]
+        extra = [row for row in got if row not in set(want)][:3]
+        assert (len(got), missing, extra) == (len(want), [], []), f"{table} differs"
+
+
+def write_log(lake: Path, day: str, lines: list[str]) -> Path:
+    """A log partition file holding exactly `lines` (used to craft bad input)."""
+    year, month, _ = day.split("-")
+    path = lake / "log_data" / year / month / f"{day}-events.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
