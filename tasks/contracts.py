@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
+import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
@@ -33,8 +35,8 @@ class Songs(pa.DataFrameModel):
     song_id: Series[str] = pa.Field(unique=True, str_matches=SONG_ID)
     title: Series[str]
     artist_id: Series[str] = pa.Field(str_matches=ARTIST_ID)
-    year: Series[pa.Int64] = pa.Field(
-        nullable=True, in_range={"min_value": 1000, "max_value": 2100}
+    year: Series[pd.Int32Dtype] = pa.Field(
+        nullable=True, coerce=True, in_range={"min_value": 1000, "max_value": 2100}
     )
     duration: Series[float] = pa.Field(gt=0)
 
@@ -55,12 +57,12 @@ class Time(pa.DataFrameModel):
     """One row per play instant, with its calendar parts (weekday 0 = Sunday)."""
 
     start_time: Series[datetime] = pa.Field(unique=True)
-    hour: Series[int] = pa.Field(in_range={"min_value": 0, "max_value": 23})
-    day: Series[int] = pa.Field(in_range={"min_value": 1, "max_value": 31})
-    week: Series[int] = pa.Field(in_range={"min_value": 1, "max_value": 53})
-    month: Series[int] = pa.Field(in_range={"min_value": 1, "max_value": 12})
-    year: Series[int] = pa.Field(in_range={"min_value": 1970, "max_value": 2100})
-    weekday: Series[int] = pa.Field(in_range={"min_value": 0, "max_value": 6})
+    hour: Series[np.int32] = pa.Field(in_range={"min_value": 0, "max_value": 23})
+    day: Series[np.int32] = pa.Field(in_range={"min_value": 1, "max_value": 31})
+    week: Series[np.int32] = pa.Field(in_range={"min_value": 1, "max_value": 53})
+    month: Series[np.int32] = pa.Field(in_range={"min_value": 1, "max_value": 12})
+    year: Series[np.int32] = pa.Field(in_range={"min_value": 1970, "max_value": 2100})
+    weekday: Series[np.int32] = pa.Field(in_range={"min_value": 0, "max_value": 6})
 
 
 class Songplays(pa.DataFrameModel):
