@@ -22,7 +22,8 @@ def _stage_one_bad_line(tmp_path: Path, bad: str) -> tuple[StageResult, list[tup
     result = stage_events.fn(run)
     rejected = query(
         tmp_path / "w.duckdb",
-        "select source_file, line_number, reason, raw_text from sparkify_staging.quarantine_incoming",
+        "select source_file, line_number, reason, raw_text "
+        "from sparkify_staging.quarantine_incoming",
     )
     return result, rejected
 
