@@ -13,12 +13,11 @@ from typing import Any
 
 import pandera.pandas as pa
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 from sqlglot import exp
 
 from tasks.contracts import CONTRACTS
 from tasks.errors import QualityCheckFailed
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_on_transient
+from tasks.retry import WAREHOUSE_TASK
 from tasks.run_spec import RunSpec
 from tasks.sql_files import render, statement_names
 from tasks.warehouse import Session, connect
@@ -87,10 +86,7 @@ def table_checks(table: str, dialect: str) -> list[Check]:
 @task(
     name="check table",
     task_run_name="check {table}",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_on_transient,
-    cache_policy=NO_CACHE,
+    **WAREHOUSE_TASK,
 )
 def check_table(run: RunSpec, table: str) -> list[CheckResult]:
     """Run every check of one built table; failures are returned, not raised, to be reported."""

@@ -11,9 +11,8 @@ import time
 from dataclasses import dataclass
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_on_transient
+from tasks.retry import WAREHOUSE_TASK
 from tasks.run_spec import RunSpec
 from tasks.sql_files import render
 from tasks.warehouse import connect, quote_table
@@ -34,10 +33,7 @@ class BuildResult:
 @task(
     name="load table",
     task_run_name="load {table}",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_on_transient,
-    cache_policy=NO_CACHE,
+    **WAREHOUSE_TASK,
 )
 def build_table(run: RunSpec, table: str) -> BuildResult:
     """Rebuild `sparkify_build.<table>` from sql/marts/<table>.sql."""

@@ -10,10 +10,9 @@ import time
 from dataclasses import dataclass
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from tasks.marts import BUILD_SCHEMA, MARTS
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_on_transient
+from tasks.retry import WAREHOUSE_TASK
 from tasks.run_spec import RunSpec
 from tasks.staging import StageResult
 from tasks.warehouse import Session, connect, quote_table
@@ -31,10 +30,7 @@ class PublishResult:
 @task(
     name="publish",
     task_run_name="publish {run.partition_label}",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_on_transient,
-    cache_policy=NO_CACHE,
+    **WAREHOUSE_TASK,
 )
 def publish(run: RunSpec, run_id: str, staged: dict[str, StageResult]) -> PublishResult:
     """Make the run's staging and audited tables the published ones, atomically."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from tasks.warehouse import WarehouseBusy
@@ -31,3 +32,14 @@ def retry_on_transient(task: Any, task_run: Any, state: Any) -> bool:
     except BaseException as exc:  # the state re-raises the attempt's exception
         return is_transient(exc)
     return False
+
+
+# Every task that touches the warehouse: retried on transient errors only, never cached
+# (idempotency comes from the SQL, not from Prefect's result cache).
+WAREHOUSE_TASK: dict[str, Any] = {
+    "retries": RETRIES,
+    "retry_delay_seconds": RETRY_DELAYS,
+    "retry_jitter_factor": RETRY_JITTER,
+    "retry_condition_fn": retry_on_transient,
+    "cache_policy": NO_CACHE,
+}

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_on_transient
+from tasks.retry import WAREHOUSE_TASK
 from tasks.run_spec import RunSpec
 from tasks.warehouse import connect
 
@@ -35,10 +34,7 @@ DDL = (
 
 @task(
     name="create schema",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_on_transient,
-    cache_policy=NO_CACHE,
+    **WAREHOUSE_TASK,
 )
 def create_schema(run: RunSpec) -> None:
     """Create whatever of the warehouse is missing; existing tables and rows are untouched."""

@@ -11,11 +11,10 @@ import time
 from dataclasses import dataclass, field
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from tasks.errors import RejectedShareExceeded
 from tasks.lake import LakeFile, list_log_files, list_song_files, read_batches, require_log_files
-from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, retry_on_transient
+from tasks.retry import WAREHOUSE_TASK
 from tasks.run_log import run_logger
 from tasks.run_spec import RunSpec
 from tasks.warehouse import Session, connect
@@ -38,16 +37,7 @@ class StageResult:
         return self.rejected / total if total else 0.0
 
 
-_STAGE_TASK = {
-    "retries": RETRIES,
-    "retry_delay_seconds": RETRY_DELAYS,
-    "retry_jitter_factor": RETRY_JITTER,
-    "retry_condition_fn": retry_on_transient,
-    "cache_policy": NO_CACHE,
-}
-
-
-@task(name="stage events", task_run_name="stage events {run.partition_label}", **_STAGE_TASK)
+@task(name="stage events", task_run_name="stage events {run.partition_label}", **WAREHOUSE_TASK)
 def stage_events(run: RunSpec) -> StageResult:
     """Stage the run's log files (one day's partition, or all of them)."""
     files = list_log_files(run.source, run.day)
@@ -56,7 +46,7 @@ def stage_events(run: RunSpec) -> StageResult:
     return _stage("events", run, files, replace_all=run.day is None)
 
 
-@task(name="stage songs", task_run_name="stage songs", **_STAGE_TASK)
+@task(name="stage songs", task_run_name="stage songs", **WAREHOUSE_TASK)
 def stage_songs(run: RunSpec) -> StageResult:
     """Stage every song file; the catalogue is small next to the logs and is always re-read."""
     files = list_song_files(run.source)
