@@ -22,7 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from tasks.checks import check_table, enforce
 from tasks.errors import EtlError
-from tasks.lake import require_log_files
+from tasks.lake import LakeSource, open_lake, require_log_files
 from tasks.marts import DIMENSIONS, FACT, MARTS, build_table
 from tasks.publish import publish
 from tasks.report import (
@@ -53,10 +53,16 @@ def sparkify_etl(
     warehouse: str = "warehouse.duckdb",
     day: date | None = None,
     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE,
+    aws_credentials_block: str | None = None,
+    s3_bucket_block: str | None = None,
 ) -> RunSummary:
-    """Load one partition of the lake (`day`) or all of it into the warehouse's star schema."""
+    """Load one partition of the lake (`day`) or all of it into the warehouse's star schema.
+
+    `source` is a directory or `s3://bucket/prefix`; S3 credentials and endpoint come from the
+    named prefect-aws blocks, else from the standard AWS environment.
+    """
     run = RunSpec(
-        source=source,
+        lake=LakeSource(source, aws_credentials_block, s3_bucket_block),
         warehouse=WarehouseTarget(path=str(Path(warehouse).expanduser().resolve())),
         day=day,
         max_rejected_share=max_rejected_share,
@@ -102,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--source", required=True, help="lake directory (song_data/, log_data/)")
+    parser.add_argument("--source", required=True, help="lake: a directory or s3://bucket/prefix")
+    parser.add_argument("--aws-credentials-block", help="prefect-aws AwsCredentials block name")
+    parser.add_argument("--s3-bucket-block", help="prefect-aws S3Bucket block name")
     parser.add_argument("--warehouse", default="warehouse.duckdb", help="DuckDB file to write")
     parser.add_argument(
         "--date",
@@ -118,9 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        require_log_files(args.source, args.date)
+        lake = LakeSource(args.source, args.aws_credentials_block, args.s3_bucket_block)
+        require_log_files(open_lake(lake), args.date)
         summary = sparkify_etl(
             source=args.source,
+            aws_credentials_block=args.aws_credentials_block,
+            s3_bucket_block=args.s3_bucket_block,
             warehouse=args.warehouse,
             day=args.date,
             max_rejected_share=args.max_rejected_share,

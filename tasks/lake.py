@@ -1,10 +1,10 @@
-"""The lake: a directory laid out like Sparkify's S3 bucket, listed and read in batches.
+"""The lake: a directory or an S3 prefix laid out like Sparkify's bucket, listed and read.
 
-    song_data/A/B/C/TRABC….json           one song object per file
+    song_data/A/B/C/TRABC….json               one song object per file
     log_data/YYYY/MM/YYYY-MM-DD-events.json   one event per line
 
 Staging never holds the lake in memory: `read_batches` yields Arrow tables of whole files
-(path, text, read error) a few thousand files or a few tens of MB at a time, read by a thread
+(key, text, read error) a few thousand files or a few tens of MB at a time, fetched by a thread
 pool so slow storage overlaps. A file that cannot be read or decoded is not dropped: it comes
 back with its error, and staging quarantines it.
 """
@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 
@@ -29,7 +30,7 @@ _IGNORED_PARTS = {".ipynb_checkpoints", "__MACOSX"}
 
 BATCH_FILES = 2_000
 BATCH_BYTES = 64 * 1024 * 1024
-READ_THREADS = 8
+READ_THREADS = 16
 
 FILE_SCHEMA = pa.schema(
     [("source_file", pa.string()), ("content", pa.string()), ("read_error", pa.string())]
@@ -37,41 +38,102 @@ FILE_SCHEMA = pa.schema(
 
 
 @dataclass(frozen=True)
+class LakeSource:
+    """Where the lake is: a directory, or `s3://bucket/prefix` (optionally with Prefect blocks).
+
+    `aws_credentials_block` names a prefect-aws AwsCredentials block (credentials, region,
+    endpoint); `s3_bucket_block` an S3Bucket block, whose bucket and folder are used when `uri`
+    is not an `s3://` URI. Without blocks, S3 access uses boto3's standard environment.
+    """
+
+    uri: str
+    aws_credentials_block: str | None = None
+    s3_bucket_block: str | None = None
+
+    @property
+    def is_s3(self) -> bool:
+        return self.uri.startswith("s3://") or self.s3_bucket_block is not None
+
+
+@dataclass(frozen=True)
 class LakeFile:
-    """One JSON object of the lake: its key relative to the lake root, and its size."""
+    """One object of the lake: its key relative to the lake root, its size and version tag."""
 
     key: str
     size: int
+    etag: str = ""
 
 
-def require_lake(root: str) -> Path:
-    """The lake directory, or a one-line error saying why it cannot be used."""
-    path = Path(root).expanduser()
-    if not path.exists():
-        raise LakeError(f"lake directory {path} does not exist")
-    if not path.is_dir():
-        raise LakeError(f"lake {path} is not a directory")
-    return path
+class Lake(Protocol):
+    """What staging needs from storage."""
+
+    uri: str
+
+    def list(self, prefix: str) -> list[LakeFile]:
+        """Every object under `prefix` (relative to the lake root), in key order."""
+        ...
+
+    def read(self, key: str) -> bytes:
+        """The object's bytes; raises OSError for an object that cannot be read."""
+        ...
 
 
-def require_log_files(root: str, day: date | None = None) -> None:
-    """Fail fast, in one line, when the lake has nothing for the run to load."""
-    if not list_log_files(root, day):
-        where = f"for {day.isoformat()} " if day else ""
-        raise LakeError(f"lake {root} has no log files {where}under {LOG_PREFIX}/")
+class LocalLake:
+    """A lake in a directory."""
+
+    def __init__(self, root: str) -> None:
+        self.root = Path(root).expanduser()
+        self.uri = str(self.root)
+        if not self.root.exists():
+            raise LakeError(f"lake directory {self.root} does not exist")
+        if not self.root.is_dir():
+            raise LakeError(f"lake {self.root} is not a directory")
+
+    def list(self, prefix: str) -> list[LakeFile]:
+        top = self.root / prefix
+        if not top.is_dir():
+            return []
+        found = []
+        for path in top.rglob("*"):
+            if path.is_file():
+                stat = path.stat()
+                key = path.relative_to(self.root).as_posix()
+                found.append(LakeFile(key=key, size=stat.st_size, etag=str(stat.st_mtime_ns)))
+        return sorted(found, key=lambda f: f.key)
+
+    def read(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
 
 
-def list_song_files(root: str) -> list[LakeFile]:
+def open_lake(source: LakeSource | str) -> Lake:
+    """The lake a source names; a one-line `LakeError` if it cannot be used."""
+    if isinstance(source, str):
+        source = LakeSource(uri=source)
+    if source.is_s3:
+        from tasks.lake_s3 import S3Lake  # boto3 is only imported for S3 lakes
+
+        return S3Lake.from_source(source)
+    return LocalLake(source.uri)
+
+
+def list_song_files(lake: Lake) -> list[LakeFile]:
     """Every song file under song_data/, in key order."""
-    return _list_json(require_lake(root), SONG_PREFIX)
+    return _json_files(lake.list(SONG_PREFIX))
 
 
-def list_log_files(root: str, day: date | None = None) -> list[LakeFile]:
+def list_log_files(lake: Lake, day: date | None = None) -> list[LakeFile]:
     """Every log file under log_data/, or only the one partition of `day`."""
-    files = _list_json(require_lake(root), LOG_PREFIX)
+    files = _json_files(lake.list(LOG_PREFIX))
     if day is None:
         return files
     return [f for f in files if log_file_day(f.key) == day]
+
+
+def require_log_files(lake: Lake, day: date | None = None) -> None:
+    """Fail fast, in one line, when the lake has nothing for the run to load."""
+    if not list_log_files(lake, day):
+        where = f"for {day.isoformat()} " if day else ""
+        raise LakeError(f"lake {lake.uri} has no log files {where}under {LOG_PREFIX}/")
 
 
 def log_file_day(key: str) -> date | None:
@@ -86,27 +148,23 @@ def log_file_day(key: str) -> date | None:
         return None
 
 
-def read_batches(root: str, files: list[LakeFile]) -> Iterator[pa.Table]:
+def read_batches(lake: Lake, files: list[LakeFile]) -> Iterator[pa.Table]:
     """Yield the files' text as Arrow tables in FILE_SCHEMA, bounded in count and bytes."""
-    base = require_lake(root)
     with ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="lake-read") as pool:
         for chunk in _chunks(files):
-            rows = list(pool.map(lambda f: _read_one(base, f.key), chunk))
+            rows = list(pool.map(lambda f: _read_one(lake, f.key), chunk))
             yield pa.Table.from_pylist(rows, schema=FILE_SCHEMA)
 
 
-def _list_json(root: Path, prefix: str) -> list[LakeFile]:
-    top = root / prefix
-    if not top.is_dir():
-        return []
-    found = []
-    for path in top.rglob("*.json"):
-        rel = path.relative_to(root)
-        if _IGNORED_PARTS.intersection(rel.parts) or rel.name.startswith("."):
-            continue
-        if path.is_file():
-            found.append(LakeFile(key=rel.as_posix(), size=path.stat().st_size))
-    return sorted(found, key=lambda f: f.key)
+def _json_files(files: list[LakeFile]) -> list[LakeFile]:
+    """Lake files proper: `.json` objects, not editor droppings or hidden files."""
+    return [
+        f
+        for f in files
+        if f.key.endswith(".json")
+        and not _IGNORED_PARTS.intersection(f.key.split("/"))
+        and not f.key.rsplit("/", 1)[-1].startswith(".")
+    ]
 
 
 def _chunks(files: list[LakeFile]) -> Iterator[list[LakeFile]]:
@@ -122,9 +180,9 @@ def _chunks(files: list[LakeFile]) -> Iterator[list[LakeFile]]:
         yield chunk
 
 
-def _read_one(root: Path, key: str) -> dict[str, str | None]:
+def _read_one(lake: Lake, key: str) -> dict[str, str | None]:
     try:
-        raw = (root / key).read_bytes()
+        raw = lake.read(key)
     except OSError as exc:
         return {"source_file": key, "content": None, "read_error": f"unreadable file: {exc}"}
     try:

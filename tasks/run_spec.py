@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from tasks.lake import LakeSource
 from tasks.warehouse import WarehouseTarget
 
 DEFAULT_MAX_REJECTED_SHARE = 0.01
@@ -19,7 +20,7 @@ class RunSpec:
     loading day by day ends with the same tables as one full load.
     """
 
-    source: str
+    lake: LakeSource
     warehouse: WarehouseTarget
     day: date | None = None
     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE

@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from prefect import task
 
 from tasks.errors import RejectedShareExceeded
-from tasks.lake import LakeFile, list_log_files, list_song_files, read_batches, require_log_files
+from tasks.lake import (
+    Lake,
+    LakeFile,
+    list_log_files,
+    list_song_files,
+    open_lake,
+    read_batches,
+    require_log_files,
+)
 from tasks.retry import WAREHOUSE_TASK
 from tasks.run_log import run_logger
 from tasks.run_spec import RunSpec
@@ -40,19 +48,21 @@ class StageResult:
 @task(name="stage events", task_run_name="stage events {run.partition_label}", **WAREHOUSE_TASK)
 def stage_events(run: RunSpec) -> StageResult:
     """Stage the run's log files (one day's partition, or all of them)."""
-    files = list_log_files(run.source, run.day)
+    lake = open_lake(run.lake)
+    files = list_log_files(lake, run.day)
     if not files:
-        require_log_files(run.source, run.day)
-    return _stage("events", run, files, replace_all=run.day is None)
+        require_log_files(lake, run.day)
+    return _stage("events", run, lake, files, replace_all=run.day is None)
 
 
 @task(name="stage songs", task_run_name="stage songs", **WAREHOUSE_TASK)
 def stage_songs(run: RunSpec) -> StageResult:
     """Stage every song file; the catalogue is small next to the logs and is always re-read."""
-    files = list_song_files(run.source)
+    lake = open_lake(run.lake)
+    files = list_song_files(lake)
     if not files:
-        run_logger().warning("lake %s has no song files under song_data/", run.source)
-    return _stage("songs", run, files, replace_all=True)
+        run_logger().warning("lake %s has no song files under song_data/", lake.uri)
+    return _stage("songs", run, lake, files, replace_all=True)
 
 
 def check_rejected_share(results: list[StageResult], threshold: float) -> None:
@@ -66,7 +76,9 @@ def check_rejected_share(results: list[StageResult], threshold: float) -> None:
             )
 
 
-def _stage(kind: str, run: RunSpec, files: list[LakeFile], replace_all: bool) -> StageResult:
+def _stage(
+    kind: str, run: RunSpec, lake: Lake, files: list[LakeFile], replace_all: bool
+) -> StageResult:
     started = time.perf_counter()
     with connect(run.warehouse) as wh:
         wh.run("staging/json_field_problem")
@@ -74,7 +86,7 @@ def _stage(kind: str, run: RunSpec, files: list[LakeFile], replace_all: bool) ->
             _clear_incoming(wh, kind)
             if replace_all:
                 wh.run("staging/incoming_files_all", {"kind": kind})
-            for batch in read_batches(run.source, files):
+            for batch in read_batches(lake, files):
                 _stage_batch(wh, kind, batch)
         result = _count(wh, kind, len(files))
     result.seconds = round(time.perf_counter() - started, 3)

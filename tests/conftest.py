@@ -41,3 +41,6 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+from tests.s3_server import s3_endpoint  # noqa: E402,F401  (a session fixture for S3 tests)

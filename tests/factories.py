@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tasks.lake import LakeSource
 from tasks.run_spec import RunSpec
 from tasks.schema import create_schema
 from tasks.warehouse import WarehouseTarget
@@ -57,6 +58,8 @@ def write_songs(lake: Path, songs: list[dict[str, Any]]) -> list[Path]:
 
 def prepared_run(lake: Path, warehouse: Path, **options: Any) -> RunSpec:
     """A RunSpec on a warehouse whose schema exists (task functions called without Prefect)."""
-    run = RunSpec(source=str(lake), warehouse=WarehouseTarget(path=str(warehouse)), **options)
+    run = RunSpec(
+        lake=LakeSource(str(lake)), warehouse=WarehouseTarget(path=str(warehouse)), **options
+    )
     create_schema.fn(run)
     return run

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from tasks.errors import LakeError
-from tasks.lake import list_log_files, list_song_files, read_batches, require_log_files
+from tasks.lake import list_log_files, open_lake, read_batches, require_log_files
 from tests.helpers import write_log
 
 
@@ -14,7 +14,7 @@ def test_editor_droppings_and_non_json_files_are_not_lake_files(tmp_path: Path) 
     write_log(tmp_path / "log_data" / ".ipynb_checkpoints", "2018-11-01", ["{}"])
     (tmp_path / "log_data" / "2018" / ".DS_Store").write_bytes(b"\x00\x01")
     (tmp_path / "log_data" / "2018" / "notes.txt").write_text("hello")
-    assert [f.key for f in list_log_files(str(tmp_path))] == [
+    assert [f.key for f in list_log_files(open_lake(str(tmp_path)))] == [
         "log_data/2018/11/2018-11-01-events.json"
     ]
 
@@ -22,21 +22,21 @@ def test_editor_droppings_and_non_json_files_are_not_lake_files(tmp_path: Path) 
 def test_a_day_selects_only_its_partition(tmp_path: Path) -> None:
     for day in ("2018-11-01", "2018-11-02", "2018-12-01"):
         write_log(tmp_path, day, ["{}"])
-    keys = [f.key for f in list_log_files(str(tmp_path), date(2018, 11, 2))]
+    keys = [f.key for f in list_log_files(open_lake(str(tmp_path)), date(2018, 11, 2))]
     assert keys == ["log_data/2018/11/2018-11-02-events.json"]
 
 
 def test_missing_lake_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(LakeError, match=r"^lake directory .*nowhere does not exist$"):
-        list_song_files(str(tmp_path / "nowhere"))
+        open_lake(str(tmp_path / "nowhere"))
 
 
 def test_empty_lake_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(LakeError, match=r"^lake .* has no log files under log_data/$"):
-        require_log_files(str(tmp_path))
+        require_log_files(open_lake(str(tmp_path)))
     write_log(tmp_path, "2018-11-01", ["{}"])
     with pytest.raises(LakeError, match="has no log files for 2018-11-05 under log_data/"):
-        require_log_files(str(tmp_path), date(2018, 11, 5))
+        require_log_files(open_lake(str(tmp_path)), date(2018, 11, 5))
 
 
 def test_files_that_cannot_be_decoded_come_back_with_their_error(tmp_path: Path) -> None:
@@ -45,8 +45,10 @@ def test_files_that_cannot_be_decoded_come_back_with_their_error(tmp_path: Path)
     bad.write_bytes(b'{"a": "\xff"}\n')
     bom = write_log(tmp_path, "2018-11-03", ["{}"])
     bom.write_bytes(b"\xef\xbb\xbf{}\n")
-    files = list_log_files(str(tmp_path))
-    rows = [row for batch in read_batches(str(tmp_path), files) for row in batch.to_pylist()]
+    files = list_log_files(open_lake(str(tmp_path)))
+    rows = [
+        row for batch in read_batches(open_lake(str(tmp_path)), files) for row in batch.to_pylist()
+    ]
     by_key = {row["source_file"]: row for row in rows}
     assert by_key[good.relative_to(tmp_path).as_posix()]["read_error"] is None
     assert by_key[bad.relative_to(tmp_path).as_posix()]["read_error"] == (
@@ -59,5 +61,6 @@ def test_batches_are_bounded_and_cover_every_file(tmp_path: Path, monkeypatch) -
     monkeypatch.setattr("tasks.lake.BATCH_FILES", 3)
     for day in range(1, 11):
         write_log(tmp_path, f"2018-11-{day:02d}", ["{}"])
-    batches = list(read_batches(str(tmp_path), list_log_files(str(tmp_path))))
+    lake = open_lake(str(tmp_path))
+    batches = list(read_batches(lake, list_log_files(lake)))
     assert [b.num_rows for b in batches] == [3, 3, 3, 1]

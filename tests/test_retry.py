@@ -11,6 +11,7 @@ import pytest
 from prefect import flow, task
 
 from tasks.errors import LakeError, QualityCheckFailed, WarehouseError
+from tasks.lake import LakeSource
 from tasks.retry import is_transient, retry_on_transient
 from tasks.run_spec import RunSpec
 from tasks.schema import create_schema
@@ -59,7 +60,9 @@ def test_a_warehouse_locked_by_another_process_is_busy_not_broken(tmp_path) -> N
 @pytest.mark.usefixtures("prefect_server")
 def test_a_task_waits_out_a_lock_and_then_succeeds(tmp_path) -> None:
     holder = _hold_lock(tmp_path / "w.duckdb", 1.0)
-    run = RunSpec(source=str(tmp_path), warehouse=WarehouseTarget(path=str(tmp_path / "w.duckdb")))
+    run = RunSpec(
+        lake=LakeSource(str(tmp_path)), warehouse=WarehouseTarget(path=str(tmp_path / "w.duckdb"))
+    )
 
     @flow
     def schema_only() -> None:

@@ -1,0 +1,122 @@
+"""The lake in S3: a real S3 API on 127.0.0.1 (moto's server), reached through prefect-aws."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prefect_aws import AwsCredentials, S3Bucket
+from prefect_aws.client_parameters import AwsClientParameters
+
+from flows.sparkify_etl import main, sparkify_etl
+from tasks.errors import LakeError
+from tasks.lake import LakeSource, list_log_files, list_song_files, open_lake, read_batches
+from tasks.lake_s3 import LakeUnavailable, S3Lake
+from tests.helpers import assert_tables_equal, published_tables, write_log
+from tests.reference import star_schema
+from tests.s3_server import TEST_ENV, free_port, moto_server_with_auth, upload_lake
+
+
+@pytest.fixture(scope="module")
+def s3_lake(s3_endpoint: str, small_lake: Path) -> str:
+    upload_lake(s3_endpoint, small_lake, "sparkify-lake", "udacity/2018")
+    return "s3://sparkify-lake/udacity/2018"
+
+
+def test_listing_pages_through_every_object(s3_lake, small_lake) -> None:
+    lake = open_lake(s3_lake)
+    assert isinstance(lake, S3Lake)
+    lake.page_size = 7  # force many pages
+    songs = list_song_files(lake)
+    local = sorted(
+        p.relative_to(small_lake).as_posix() for p in small_lake.rglob("song_data/**/*.json")
+    )
+    assert [f.key for f in songs] == local
+    assert all(f.size > 0 and f.etag for f in songs)
+
+
+def test_objects_are_read_concurrently_into_batches_with_their_keys(s3_lake, small_lake) -> None:
+    lake = open_lake(s3_lake)
+    files = list_log_files(lake)
+    rows = [row for batch in read_batches(lake, files) for row in batch.to_pylist()]
+    assert [r["source_file"] for r in rows] == [f.key for f in files]
+    first = rows[0]
+    assert first["content"] == (small_lake / first["source_file"]).read_text()
+
+
+def test_an_object_deleted_after_listing_is_quarantined_not_fatal(
+    s3_endpoint, small_lake, tmp_path
+):
+    lake_dir = tmp_path / "lake"
+    write_log(lake_dir, "2018-11-01", ["{}"])
+    upload_lake(s3_endpoint, lake_dir, "vanishing", "")
+    lake = open_lake("s3://vanishing")
+    files = list_log_files(lake)
+    lake.client.delete_object(Bucket="vanishing", Key=files[0].key)
+    rows = [row for batch in read_batches(lake, files) for row in batch.to_pylist()]
+    assert rows[0]["read_error"].startswith("unreadable file: s3://vanishing/log_data/")
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("prefect_server")
+def test_the_flow_loads_an_s3_lake_from_the_standard_aws_environment(s3_lake, small_lake, tmp_path):
+    sparkify_etl(source=s3_lake, warehouse=str(tmp_path / "w.duckdb"))
+    assert_tables_equal(published_tables(tmp_path / "w.duckdb"), star_schema(small_lake))
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("prefect_server")
+def test_the_flow_loads_an_s3_lake_named_by_prefect_aws_blocks(
+    s3_lake, s3_endpoint, small_lake, tmp_path
+):
+    credentials = AwsCredentials(
+        aws_access_key_id=TEST_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=TEST_ENV["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+        aws_client_parameters=AwsClientParameters(endpoint_url=s3_endpoint),
+    )
+    S3Bucket(bucket_name="sparkify-lake", bucket_folder="udacity", credentials=credentials).save(
+        "sparkify-test-lake", overwrite=True
+    )
+    code = main(["--source", "2018", "--s3-bucket-block", "sparkify-test-lake",
+                 "--warehouse", str(tmp_path / "w.duckdb")])  # fmt: skip
+    assert code == 0
+    assert_tables_equal(published_tables(tmp_path / "w.duckdb"), star_schema(small_lake))
+
+
+def test_a_missing_bucket_is_one_line_naming_it(s3_endpoint) -> None:
+    with pytest.raises(
+        LakeError,
+        match=r"^bucket no-such-bucket does not exist \(s3://no-such-bucket/lake/log_data/\)$",
+    ):
+        list_log_files(open_lake("s3://no-such-bucket/lake"))
+
+
+def test_a_missing_prefix_is_an_empty_lake_naming_bucket_and_prefix(s3_lake, capsys) -> None:
+    code = main(["--source", "s3://sparkify-lake/nothing-here", "--warehouse", "unused.duckdb"])
+    assert code == 1
+    assert capsys.readouterr().err == (
+        "error: lake s3://sparkify-lake/nothing-here has no log files under log_data/\n"
+    )
+
+
+def test_denied_access_is_one_line_naming_bucket_and_key(monkeypatch) -> None:
+    with moto_server_with_auth() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+        with pytest.raises(
+            LakeError,
+            match=r"^access denied to s3://private/lake/song_data/ \(InvalidAccessKeyId\)$",
+        ):
+            list_song_files(open_lake("s3://private/lake"))
+
+
+def test_an_unreachable_endpoint_is_transient_and_names_the_key(monkeypatch) -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+    monkeypatch.setattr(
+        "tasks.lake_s3.CLIENT_CONFIG", {"retries": {"max_attempts": 1}, "connect_timeout": 1}
+    )
+    with pytest.raises(
+        LakeUnavailable, match=rf"^cannot reach S3 at {endpoint} for s3://b/lake/log_data/: "
+    ):
+        list_log_files(open_lake(LakeSource("s3://b/lake")))
