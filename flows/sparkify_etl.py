@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import uuid
 from datetime import date
-from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.futures import wait
@@ -34,7 +34,7 @@ from tasks.report import (
 from tasks.run_spec import DEFAULT_MAX_REJECTED_SHARE, RunSpec
 from tasks.schema import create_schema
 from tasks.staging import check_rejected_share, stage_events, stage_songs
-from tasks.warehouse import WarehouseTarget
+from tasks.warehouse import WarehouseTarget, run_lock
 
 
 def _run_name() -> str:
@@ -63,13 +63,15 @@ def sparkify_etl(
     """
     run = RunSpec(
         lake=LakeSource(source, aws_credentials_block, s3_bucket_block),
-        warehouse=WarehouseTarget(path=str(Path(warehouse).expanduser().resolve())),
+        warehouse=WarehouseTarget.parse(warehouse),
         day=day,
         max_rejected_share=max_rejected_share,
+        run_id=str(flow_run.id or uuid.uuid4()),
     )
     summary = RunSummary(partition=run.partition_label)
     try:
-        _run(run, summary)
+        with run_lock(run.warehouse):
+            _run(run, summary)
     except EtlError as exc:
         get_run_logger().error("%s", exc)
         raise
@@ -98,7 +100,7 @@ def _run(run: RunSpec, summary: RunSummary) -> None:
     publish_check_artifact(summary.checks)
     enforce(summary.checks)
     with summary.timed("publish"):
-        summary.published = publish(run, str(flow_run.id or "local"), summary.staged)
+        summary.published = publish(run, summary.staged)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     except EtlError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # anything else still gets one line; the run's logs keep the trace
+        lines = str(exc).strip().splitlines() or [""]
+        print(f"error: {type(exc).__name__}: {lines[0]}", file=sys.stderr)
         return 1
     print(format_summary(summary))
     return 0

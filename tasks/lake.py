@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -25,7 +25,7 @@ from tasks.errors import LakeError
 
 SONG_PREFIX = "song_data"
 LOG_PREFIX = "log_data"
-_LOG_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})-events\.json$")
+_LOG_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _IGNORED_PARTS = {".ipynb_checkpoints", "__MACOSX"}
 
 BATCH_FILES = 2_000
@@ -33,7 +33,12 @@ BATCH_BYTES = 64 * 1024 * 1024
 READ_THREADS = 16
 
 FILE_SCHEMA = pa.schema(
-    [("source_file", pa.string()), ("content", pa.string()), ("read_error", pa.string())]
+    [
+        ("source_file", pa.string()),
+        ("content", pa.string()),
+        ("read_error", pa.string()),
+        ("line_number", pa.int64()),
+    ]
 )
 
 
@@ -62,6 +67,7 @@ class LakeFile:
     key: str
     size: int
     etag: str = ""
+    problem: str = ""  # set for an object staging must quarantine without reading
 
 
 class Lake(Protocol):
@@ -117,28 +123,46 @@ def open_lake(source: LakeSource | str) -> Lake:
 
 
 def list_song_files(lake: Lake) -> list[LakeFile]:
-    """Every song file under song_data/, in key order."""
-    return _json_files(lake.list(SONG_PREFIX))
+    """Every song file under song_data/, in key order, then any object that is not one (to be
+    quarantined with its reason, never skipped in silence)."""
+    files = lake.list(SONG_PREFIX)
+    return _json_files(files) + _flag(unexpected_files(files), "not a .json file")
 
 
 def list_log_files(lake: Lake, day: date | None = None) -> list[LakeFile]:
-    """Every log file under log_data/, or only the one partition of `day`."""
-    files = _json_files(lake.list(LOG_PREFIX))
-    if day is None:
-        return files
-    return [f for f in files if log_file_day(f.key) == day]
+    """The log files of `day`, or of the whole lake followed by the objects that are not log
+    files. A log file belongs to the day its name carries (`2018-11-01-events.json`), in
+    both modes, so loading day by day reads exactly what a full load reads."""
+    files = lake.list(LOG_PREFIX)
+    logs = _json_files(files)
+    if day is not None:
+        return [f for f in logs if log_file_day(f.key) == day]
+    dated = [f for f in logs if log_file_day(f.key) is not None]
+    undated = [f for f in logs if log_file_day(f.key) is None]
+    return (
+        dated
+        + _flag(undated, "log file name carries no date (YYYY-MM-DD)")
+        + _flag(unexpected_files(files), "not a .json file")
+    )
 
 
-def require_log_files(lake: Lake, day: date | None = None) -> None:
-    """Fail fast, in one line, when the lake has nothing for the run to load."""
-    if not list_log_files(lake, day):
+def _flag(files: list[LakeFile], problem: str) -> list[LakeFile]:
+    return [LakeFile(f.key, f.size, f.etag, problem) for f in files]
+
+
+def require_log_files(
+    lake: Lake, day: date | None = None, files: list[LakeFile] | None = None
+) -> None:
+    """Fail fast, in one line, when the lake (or the listing given) has no log file to load."""
+    listed = list_log_files(lake, day) if files is None else files
+    if not [f for f in listed if not f.problem]:
         where = f"for {day.isoformat()} " if day else ""
         raise LakeError(f"lake {lake.uri} has no log files {where}under {LOG_PREFIX}/")
 
 
 def log_file_day(key: str) -> date | None:
     """The day a log file's name says it holds (`2018-11-01-events.json`), if it says one."""
-    match = _LOG_NAME.search(key)
+    match = _LOG_DAY.search(key.rsplit("/", 1)[-1])
     if not match:
         return None
     year, month, day = (int(g) for g in match.groups())
@@ -148,23 +172,33 @@ def log_file_day(key: str) -> date | None:
         return None
 
 
-def read_batches(lake: Lake, files: list[LakeFile]) -> Iterator[pa.Table]:
-    """Yield the files' text as Arrow tables in FILE_SCHEMA, bounded in count and bytes."""
+def read_batches(lake: Lake, files: list[LakeFile], by_line: bool = False) -> Iterator[pa.Table]:
+    """Yield the files' text as Arrow tables in FILE_SCHEMA, bounded in count and bytes.
+
+    With `by_line` (log files), a line that is not UTF-8 comes back as its own row with its
+    line number and error, and is blanked in the file's text, so the rest of the file loads.
+    """
     with ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="lake-read") as pool:
         for chunk in _chunks(files):
-            rows = list(pool.map(lambda f: _read_one(lake, f.key), chunk))
+            rows = [row for rows in pool.map(lambda f: _read_one(lake, f, by_line), chunk)
+                    for row in rows]  # fmt: skip
             yield pa.Table.from_pylist(rows, schema=FILE_SCHEMA)
 
 
+def unexpected_files(files: list[LakeFile]) -> list[LakeFile]:
+    """Objects under a lake prefix that are neither lake files nor editor droppings."""
+    lake_files = {f.key for f in _json_files(files)}
+    return [f for f in files if f.key not in lake_files and not _is_dropping(f.key)]
+
+
 def _json_files(files: list[LakeFile]) -> list[LakeFile]:
-    """Lake files proper: `.json` objects, not editor droppings or hidden files."""
-    return [
-        f
-        for f in files
-        if f.key.endswith(".json")
-        and not _IGNORED_PARTS.intersection(f.key.split("/"))
-        and not f.key.rsplit("/", 1)[-1].startswith(".")
-    ]
+    """Lake files proper: `.json` objects (any case), not editor droppings or hidden files."""
+    return [f for f in files if f.key.lower().endswith(".json") and not _is_dropping(f.key)]
+
+
+def _is_dropping(key: str) -> bool:
+    parts = key.split("/")
+    return bool(_IGNORED_PARTS.intersection(parts)) or parts[-1].startswith(".")
 
 
 def _chunks(files: list[LakeFile]) -> Iterator[list[LakeFile]]:
@@ -180,14 +214,45 @@ def _chunks(files: list[LakeFile]) -> Iterator[list[LakeFile]]:
         yield chunk
 
 
-def _read_one(lake: Lake, key: str) -> dict[str, str | None]:
+def _read_one(lake: Lake, f: LakeFile, by_line: bool) -> list[dict[str, Any]]:
+    if f.problem:
+        return [_error_row(f.key, None, None, f.problem)]
     try:
-        raw = lake.read(key)
+        raw = lake.read(f.key)
+    except ConnectionError:
+        raise  # transient (an S3 endpoint down): the task retries, nothing is quarantined
     except OSError as exc:
-        return {"source_file": key, "content": None, "read_error": f"unreadable file: {exc}"}
+        return [_error_row(f.key, None, None, f"unreadable file: {exc}")]
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
     try:
-        text = raw.decode("utf-8-sig")
+        return [{"source_file": f.key, "content": raw.decode("utf-8"), "read_error": None,
+                 "line_number": None}]  # fmt: skip
     except UnicodeDecodeError as exc:
-        reason = f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
-        return {"source_file": key, "content": raw.decode("utf-8", "replace"), "read_error": reason}
-    return {"source_file": key, "content": text, "read_error": None}
+        if not by_line:
+            reason = f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
+            return [_error_row(f.key, None, raw.decode("utf-8", "replace"), reason)]
+    return _read_by_line(f.key, raw)
+
+
+def _read_by_line(key: str, raw: bytes) -> list[dict[str, Any]]:
+    """Keep the UTF-8 lines, and return each other line as its own error row."""
+    good, errors = [], []
+    lines = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    for number, line in enumerate(lines, start=1):
+        try:
+            good.append(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            good.append("")
+            reason = f"not UTF-8: byte 0x{line[exc.start]:02x} at offset {exc.start}"
+            errors.append(_error_row(key, number, line.decode("utf-8", "replace"), reason))
+    whole = {
+        "source_file": key,
+        "content": "\n".join(good),
+        "read_error": None,
+        "line_number": None,
+    }
+    return [whole, *errors]
+
+
+def _error_row(key: str, line: int | None, content: str | None, reason: str) -> dict[str, Any]:
+    return {"source_file": key, "content": content, "read_error": reason, "line_number": line}

@@ -32,7 +32,7 @@ class PublishResult:
     task_run_name="publish {run.partition_label}",
     **WAREHOUSE_TASK,
 )
-def publish(run: RunSpec, run_id: str, staged: dict[str, StageResult]) -> PublishResult:
+def publish(run: RunSpec, staged: dict[str, StageResult]) -> PublishResult:
     """Make the run's staging and audited tables the published ones, atomically."""
     started = time.perf_counter()
     with connect(run.warehouse) as wh:
@@ -41,7 +41,7 @@ def publish(run: RunSpec, run_id: str, staged: dict[str, StageResult]) -> Publis
             _publish_staging(wh)
             for table in MARTS:
                 _replace(wh, table)
-            wh.run("publish/load_history", _history_row(run, run_id, staged))
+            wh.run("publish/load_history", _history_row(run, staged))
             for kind in KINDS:
                 wh.run(f"staging/clear_{kind}_incoming")
                 wh.run("staging/clear_quarantine_incoming", {"kind": kind})
@@ -65,10 +65,10 @@ def _replace(wh: Session, table: str) -> None:
     wh.execute(f"insert into {published} select * from {build}", label=f"publish {table}: insert")
 
 
-def _history_row(run: RunSpec, run_id: str, staged: dict[str, StageResult]) -> dict[str, object]:
+def _history_row(run: RunSpec, staged: dict[str, StageResult]) -> dict[str, object]:
     events, songs = staged["events"], staged["songs"]
     return {
-        "run_id": run_id,
+        "run_id": run.run_id,
         "partition_label": run.partition_label,
         "event_files": events.files,
         "events_accepted": events.accepted,

@@ -24,6 +24,7 @@ class RunSpec:
     warehouse: WarehouseTarget
     day: date | None = None
     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE
+    run_id: str = "local"
 
     @property
     def partition_label(self) -> str:

@@ -40,7 +40,7 @@ def render(name: str, dialect: str) -> str:
     text = path.read_text(encoding="utf-8")
     if not needs_transpile:
         return text
-    tree = sqlglot.parse_one(text, read=SOURCE_DIALECT)
+    tree = sqlglot.parse_one(text, read=SOURCE_DIALECT).transform(_drop_redshift_layout)
     if dialect == "duckdb":
         tree = tree.transform(_epoch_arithmetic_to_duckdb)
     return tree.sql(dialect=dialect, unsupported_level=ErrorLevel.IGNORE, pretty=True)
@@ -54,6 +54,14 @@ def statement_names(prefix: str = "") -> list[str]:
         base, _, engine = rel.rpartition(".")
         names.add(base if base and "/" not in engine else rel)
     return sorted(n for n in names if n.startswith(prefix))
+
+
+_REDSHIFT_LAYOUT = (exp.DistKeyProperty, exp.DistStyleProperty, exp.SortKeyProperty)
+
+
+def _drop_redshift_layout(node: exp.Expression) -> exp.Expression | None:
+    """DISTKEY, DISTSTYLE and SORTKEY place rows on Redshift's slices; other engines have none."""
+    return None if isinstance(node, _REDSHIFT_LAYOUT) else node
 
 
 def _epoch_arithmetic_to_duckdb(node: exp.Expression) -> exp.Expression:

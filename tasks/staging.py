@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from prefect import task
 
@@ -25,6 +26,7 @@ from tasks.lake import (
 from tasks.retry import WAREHOUSE_TASK
 from tasks.run_log import run_logger
 from tasks.run_spec import RunSpec
+from tasks.staging_redshift import stage_with_copy
 from tasks.warehouse import Session, connect
 
 
@@ -50,8 +52,7 @@ def stage_events(run: RunSpec) -> StageResult:
     """Stage the run's log files (one day's partition, or all of them)."""
     lake = open_lake(run.lake)
     files = list_log_files(lake, run.day)
-    if not files:
-        require_log_files(lake, run.day)
+    require_log_files(lake, run.day, files)
     return _stage("events", run, lake, files, replace_all=run.day is None)
 
 
@@ -81,13 +82,14 @@ def _stage(
 ) -> StageResult:
     started = time.perf_counter()
     with connect(run.warehouse) as wh:
-        wh.run("staging/json_field_problem")
         with wh.transaction():
             _clear_incoming(wh, kind)
             if replace_all:
                 wh.run("staging/incoming_files_all", {"kind": kind})
-            for batch in read_batches(lake, files):
-                _stage_batch(wh, kind, batch)
+            if run.warehouse.engine == "redshift":
+                stage_with_copy(wh, kind, run, lake, files, run.run_id)
+            else:
+                _parse_in_duckdb(wh, kind, lake, files)
         result = _count(wh, kind, len(files))
     result.seconds = round(time.perf_counter() - started, 3)
     run_logger().info(
@@ -106,15 +108,20 @@ def _clear_incoming(wh: Session, kind: str) -> None:
     wh.run("staging/clear_incoming_files", {"kind": kind})
 
 
-def _stage_batch(wh: Session, kind: str, batch: object) -> None:
+def _parse_in_duckdb(wh: Any, kind: str, lake: Lake, files: list[LakeFile]) -> None:
+    """Stream the files into the embedded warehouse and parse them there, batch by batch."""
+    wh.run("staging/json_field_problem")
+    for batch in read_batches(lake, files, by_line=kind == "events"):
+        _stage_batch(wh, kind, batch)
+
+
+def _stage_batch(wh: Any, kind: str, batch: object) -> None:
     wh.register("lake_batch", batch)
-    try:
-        wh.run(f"staging/{kind}_parsed")
-        wh.run(f"staging/{kind}_accepted")
-        wh.run("staging/rejected", {"kind": kind})
-        wh.run("staging/incoming_files", {"kind": kind})
-    finally:
-        wh.unregister("lake_batch")
+    wh.run(f"staging/{kind}_parsed")
+    wh.run(f"staging/{kind}_accepted")
+    wh.run("staging/rejected", {"kind": kind})
+    wh.run("staging/incoming_files", {"kind": kind})
+    wh.unregister("lake_batch")  # on an error the connection closes with the transaction
 
 
 def _count(wh: Session, kind: str, files: int) -> StageResult:

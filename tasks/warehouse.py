@@ -1,13 +1,15 @@
 """The warehouse a run writes to: open a session, run named SQL files, keep loads atomic.
 
 Every statement the ETL sends goes through `Session.run(name)`: it picks the file for the
-engine (`tasks.sql_files`), binds values as parameters and logs the statement's name and
-duration, never its parameters. Tasks receive a `WarehouseTarget` (a small, serialisable
-description) and open their own session, so no connection outlives a task or crosses threads.
+engine's dialect (`tasks.sql_files`), binds values as parameters and logs the statement's name
+and duration, never its parameters. Tasks receive a `WarehouseTarget` (a small, serialisable
+description naming a file or a Prefect block, never a secret) and open their own session, so
+no connection outlives a task or crosses threads.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import time
 from collections.abc import Iterator, Mapping
@@ -24,6 +26,8 @@ from tasks.text_repair import repair_mojibake_arrow
 
 log = logging.getLogger("sparkify.warehouse")
 
+REDSHIFT_PREFIX = "redshift:"
+
 
 class WarehouseBusy(RuntimeError):
     """Another process holds the warehouse file's lock: transient, so the task retries."""
@@ -31,21 +35,39 @@ class WarehouseBusy(RuntimeError):
 
 @dataclass(frozen=True)
 class WarehouseTarget:
-    """Where the star schema lives. Only the embedded DuckDB engine exists so far."""
+    """Where the star schema lives: a DuckDB file, or Redshift through a named Prefect block.
 
-    path: str
+    `dialect` is the SQL the engine speaks: `duckdb`, `redshift`, or `postgres` for the
+    PostgreSQL test rig that stands in for Redshift behind the same driver.
+    """
+
+    path: str = ""
+    engine: str = "duckdb"
+    block: str = ""
     dialect: str = "duckdb"
+
+    @classmethod
+    def parse(cls, warehouse: str) -> WarehouseTarget:
+        """`redshift:BLOCK` (a `RedshiftWarehouse` block, or `env` for SPARKIFY_REDSHIFT_*), else a
+        DuckDB file path."""
+        if warehouse.startswith(REDSHIFT_PREFIX):
+            block = warehouse[len(REDSHIFT_PREFIX) :]
+            return cls(engine="redshift", block=block, dialect="redshift")
+        return cls(path=str(Path(warehouse).expanduser().resolve()))
 
     @property
     def default_schema(self) -> str:
         """The schema analysts query: `main` in DuckDB, `public` in Redshift."""
         return "main" if self.dialect == "duckdb" else "public"
 
+    def __str__(self) -> str:
+        return self.path or f"{REDSHIFT_PREFIX}{self.block}"
+
 
 class Session:
     """One open connection to the warehouse."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, dialect: str) -> None:
+    def __init__(self, conn: Any, dialect: str) -> None:
         self._conn = conn
         self.dialect = dialect
 
@@ -58,7 +80,7 @@ class Session:
     ) -> None:
         """Run SQL the ETL built itself from a closed set of identifiers; values are bound."""
         started = time.perf_counter()
-        self._conn.execute(sql, dict(params) if params else None)
+        self._execute(sql, params)
         log.debug("%s ran in %.3f s", label, time.perf_counter() - started)
 
     def rows(self, name: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
@@ -71,33 +93,49 @@ class Session:
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Rows of a query, for counts, checks and summaries (small results only)."""
-        return self._conn.execute(sql, dict(params) if params else None).fetchall()
+        return [tuple(row) for row in self._fetch(sql, params)]
 
     def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         """The single value a query returns."""
         return self.query(sql, params)[0][0]
 
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """All-or-nothing: commit when the block ends, roll back if it raises."""
+        self._execute("begin", None)
+        try:
+            yield self
+        except BaseException:
+            self._execute("rollback", None)
+            raise
+        self._execute("commit", None)
+
+    def _execute(self, sql: str, params: Mapping[str, Any] | None) -> None:
+        raise NotImplementedError
+
+    def _fetch(self, sql: str, params: Mapping[str, Any] | None) -> list[Any]:
+        raise NotImplementedError
+
+
+class DuckDBSession(Session):
+    """A session on the embedded warehouse file."""
+
+    def _execute(self, sql: str, params: Mapping[str, Any] | None) -> None:
+        self._conn.execute(sql, dict(params) if params else None)
+
+    def _fetch(self, sql: str, params: Mapping[str, Any] | None) -> list[Any]:
+        return self._conn.execute(sql, dict(params) if params else None).fetchall()
+
     def register(self, view_name: str, data: Any) -> None:
-        """Expose an Arrow table or batch to SQL under `view_name` (embedded engine only)."""
+        """Expose an Arrow table or batch to SQL under `view_name`."""
         self._conn.register(view_name, data)
 
     def unregister(self, view_name: str) -> None:
         self._conn.unregister(view_name)
 
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """All-or-nothing: commit when the block ends, roll back if it raises."""
-        self._conn.execute("begin transaction")
-        try:
-            yield self
-        except BaseException:
-            self._conn.execute("rollback")
-            raise
-        self._conn.execute("commit")
-
 
 def quote_table(table: str) -> str:
-    """`schema.table` or `table` with each part double-quoted, as both engines accept."""
+    """`schema.table` or `table` with each part double-quoted, as every engine accepts."""
     parts = table.split(".")
     if not all(part.replace("_", "").isalnum() for part in parts):
         raise ValueError(f"not a table name the ETL owns: {table!r}")
@@ -107,11 +145,48 @@ def quote_table(table: str) -> str:
 @contextmanager
 def connect(target: WarehouseTarget) -> Iterator[Session]:
     """Open a session on the target; a one-line `WarehouseError` if it cannot be opened."""
-    conn = _open_duckdb(Path(target.path))
+    if target.engine == "redshift":
+        from tasks.redshift import open_redshift  # the driver loads only when it is used
+
+        session: Session = open_redshift(target)
+    else:
+        session = DuckDBSession(_open_duckdb(Path(target.path)), target.dialect)
     try:
-        yield Session(conn, target.dialect)
+        yield session
     finally:
-        conn.close()
+        session._conn.close()
+
+
+@contextmanager
+def run_lock(target: WarehouseTarget, poll_seconds: float = 1.0) -> Iterator[None]:
+    """Hold the warehouse for one whole run, so two runs never interleave their writes.
+
+    For a DuckDB file this is an advisory lock on `<file>.lock`: a second run waits here until
+    the first ends (DuckDB's own lock only covers a single connection, so two runs could
+    otherwise take turns between tasks). On Redshift the deployment's concurrency limit plays
+    this part.
+    """
+    if target.engine != "duckdb":
+        yield
+        return
+    lock_path = Path(f"{target.path}.lock")
+    if not lock_path.parent.is_dir():
+        raise WarehouseError(f"warehouse directory {lock_path.parent} does not exist")
+    with lock_path.open("a") as handle:
+        waited = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited:
+                    log.warning("another run holds %s; waiting for it to finish", target.path)
+                    waited = True
+                time.sleep(poll_seconds)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _open_duckdb(path: Path) -> duckdb.DuckDBPyConnection:
@@ -121,7 +196,7 @@ def _open_duckdb(path: Path) -> duckdb.DuckDBPyConnection:
         conn = duckdb.connect(str(path))
     except duckdb.IOException as exc:
         first_line = str(exc).splitlines()[0]
-        if "lock" in first_line.lower():
+        if "Could not set lock" in first_line or "Conflicting lock" in first_line:
             raise WarehouseBusy(f"warehouse {path} is locked by another process") from exc
         raise WarehouseError(f"cannot open warehouse {path}: {first_line}") from exc
     except duckdb.Error as exc:
@@ -136,7 +211,7 @@ def _register_functions(conn: duckdb.DuckDBPyConnection) -> None:
     # One registration per database instance: other connections of this process share it.
     with suppress(duckdb.CatalogException):
         conn.create_function(
-            "repair_mojibake",
+            "f_repair_mojibake",
             repair_mojibake_arrow,
             ["VARCHAR"],
             "VARCHAR",

@@ -43,4 +43,5 @@ def prefect_server() -> Iterator[None]:
         yield
 
 
+from tests.redshift_rig import redshift_rig  # noqa: E402,F401  (PostgreSQL behind PgBouncer)
 from tests.s3_server import s3_endpoint  # noqa: E402,F401  (a session fixture for S3 tests)

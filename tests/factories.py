@@ -49,7 +49,7 @@ def log_line(record: dict[str, Any]) -> str:
 def write_songs(lake: Path, songs: list[dict[str, Any]]) -> list[Path]:
     paths = []
     for s in songs:
-        path = lake / "song_data" / "A" / "B" / "C" / f"TR{s['song_id']}.json"
+        path = lake / "song_data" / "A" / "B" / "C" / f"TR{next(_ids):016d}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(s), encoding="utf-8")
         paths.append(path)

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections import defaultdict
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from tasks.text_repair import repair_mojibake
@@ -31,6 +32,8 @@ def read_events(lake: Path) -> list[dict]:
             event = json.loads(line)
             for name in TEXT_FIELDS:
                 event[name] = repair_mojibake(event.get(name))
+            if event.get("gender") == "":
+                event["gender"] = None
             if event["userAgent"] and event["userAgent"].startswith('"'):
                 event["userAgent"] = event["userAgent"][1:-1]
             events.append({**event, "_file": key, "_line": number})
@@ -49,8 +52,9 @@ def star_schema(lake: Path) -> dict[str, list[tuple]]:
     """The five tables, each as a sorted list of row tuples in the published column order."""
     events, songs = read_events(lake), read_songs(lake)
     plays = _plays(events)
+    catalogue = list(_first_file_per_song(songs).values())
     return {
-        "songplays": sorted(_songplay(p, songs) for p in plays),
+        "songplays": sorted(_songplay(p, catalogue) for p in plays),
         "users": sorted(_users(events)),
         "songs": sorted(_songs(songs)),
         "artists": sorted(_artists(songs)),
@@ -72,15 +76,15 @@ def _plays(events: list[dict]) -> list[dict]:
     return plays
 
 
-def _songplay(play: dict, songs: list[dict]) -> tuple:
+def _songplay(play: dict, catalogue: list[dict]) -> tuple:
     matches = sorted(
-        (s["song_id"], s["_file"], s["artist_id"])
-        for s in songs
+        (s["song_id"], s["artist_id"])
+        for s in catalogue
         if s["title"] == play["song"]
         and s["artist_name"] == play["artist"]
-        and abs(s["duration"] - play["length"]) <= 0.001
+        and abs(Decimal(repr(s["duration"])) - Decimal(repr(play["length"]))) <= Decimal("0.001")
     )
-    song_id, _, artist_id = matches[0] if matches else (None, None, None)
+    song_id, artist_id = matches[0] if matches else (None, None)
     return (
         play["_id"],
         play["_start"],
@@ -103,10 +107,15 @@ def _users(events: list[dict]) -> list[tuple]:
     return [(u, e["firstName"], e["lastName"], e["gender"], e["level"]) for u, e in latest.items()]
 
 
-def _songs(songs: list[dict]) -> list[tuple]:
+def _first_file_per_song(songs: list[dict]) -> dict[str, dict]:
     first: dict[str, dict] = {}
     for s in sorted(songs, key=lambda s: s["_file"]):
         first.setdefault(s["song_id"], s)
+    return first
+
+
+def _songs(songs: list[dict]) -> list[tuple]:
+    first = _first_file_per_song(songs)
     return [
         (i, s["title"], s["artist_id"], s["year"] or None, s["duration"]) for i, s in first.items()
     ]

@@ -14,8 +14,28 @@ def test_editor_droppings_and_non_json_files_are_not_lake_files(tmp_path: Path) 
     write_log(tmp_path / "log_data" / ".ipynb_checkpoints", "2018-11-01", ["{}"])
     (tmp_path / "log_data" / "2018" / ".DS_Store").write_bytes(b"\x00\x01")
     (tmp_path / "log_data" / "2018" / "notes.txt").write_text("hello")
-    assert [f.key for f in list_log_files(open_lake(str(tmp_path)))] == [
-        "log_data/2018/11/2018-11-01-events.json"
+    listed = [(f.key, f.problem) for f in list_log_files(open_lake(str(tmp_path)))]
+    assert listed == [
+        ("log_data/2018/11/2018-11-01-events.json", ""),
+        ("log_data/2018/notes.txt", "not a .json file"),
+    ]
+
+
+def test_a_log_file_belongs_to_the_day_its_name_carries_in_both_modes(tmp_path: Path) -> None:
+    write_log(tmp_path, "2018-11-03", ["{}"])
+    part2 = write_log(tmp_path, "2018-11-03", ["{}"]).with_name("2018-11-03-events-part2.JSON")
+    part2.write_text("{}")
+    undated = tmp_path / "log_data" / "2018" / "11" / "events.json"
+    undated.write_text("{}")
+    lake = open_lake(str(tmp_path))
+    day = [f.key for f in list_log_files(lake, date(2018, 11, 3))]
+    full = [(f.key, f.problem) for f in list_log_files(lake)]
+    assert day == [
+        "log_data/2018/11/2018-11-03-events-part2.JSON",
+        "log_data/2018/11/2018-11-03-events.json",
+    ]
+    assert full == [(key, "") for key in day] + [
+        ("log_data/2018/11/events.json", "log file name carries no date (YYYY-MM-DD)")
     ]
 
 
@@ -46,9 +66,8 @@ def test_files_that_cannot_be_decoded_come_back_with_their_error(tmp_path: Path)
     bom = write_log(tmp_path, "2018-11-03", ["{}"])
     bom.write_bytes(b"\xef\xbb\xbf{}\n")
     files = list_log_files(open_lake(str(tmp_path)))
-    rows = [
-        row for batch in read_batches(open_lake(str(tmp_path)), files) for row in batch.to_pylist()
-    ]
+    lake = open_lake(str(tmp_path))
+    rows = [row for batch in read_batches(lake, files) for row in batch.to_pylist()]
     by_key = {row["source_file"]: row for row in rows}
     assert by_key[good.relative_to(tmp_path).as_posix()]["read_error"] is None
     assert by_key[bad.relative_to(tmp_path).as_posix()]["read_error"] == (
@@ -64,3 +83,17 @@ def test_batches_are_bounded_and_cover_every_file(tmp_path: Path, monkeypatch) -
     lake = open_lake(str(tmp_path))
     batches = list(read_batches(lake, list_log_files(lake)))
     assert [b.num_rows for b in batches] == [3, 3, 3, 1]
+
+
+def test_by_line_only_the_undecodable_line_is_an_error(tmp_path: Path) -> None:
+    path = write_log(tmp_path, "2018-11-01", ["x"])
+    path.write_bytes(b'{"a": 1}\r\n{"b": "\xe9"}\r{"c": 3}\n')
+    lake = open_lake(str(tmp_path))
+    rows = [
+        r for b in read_batches(lake, list_log_files(lake), by_line=True) for r in b.to_pylist()
+    ]
+    assert [(r["line_number"], r["read_error"]) for r in rows] == [
+        (None, None),
+        (2, "not UTF-8: byte 0xe9 at offset 7"),
+    ]
+    assert rows[0]["content"] == '{"a": 1}\n\n{"c": 3}\n'

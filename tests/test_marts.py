@@ -70,6 +70,22 @@ def test_a_play_matches_a_song_within_one_millisecond_only(tmp_path) -> None:
     assert sorted(by_length.values(), key=str) == [("SOA", "ARA"), (None, None)]
 
 
+def test_the_one_millisecond_boundary_is_inclusive_despite_binary_floats(tmp_path) -> None:
+    catalogue = [song(song_id="SOA", artist_id="ARA", duration=106.58762)]
+    plays = [event(length=106.58862, ts=BASE_TS), event(length=106.58863, ts=BASE_TS + 1),
+             event(length=106.58662, ts=BASE_TS + 2)]  # fmt: skip
+    rows = build(tmp_path, plays, catalogue)
+    by_ts = {r[1].microsecond // 1000: (r[4], r[5]) for r in rows["songplays"]}
+    assert [by_ts[796], by_ts[797], by_ts[798]] == [("SOA", "ARA"), (None, None), ("SOA", "ARA")]
+
+
+def test_a_play_takes_song_and_artist_from_the_file_the_songs_table_keeps(tmp_path) -> None:
+    catalogue = [song(song_id="SODUP", artist_id="ARONE"), song(song_id="SODUP", artist_id="ARTWO")]
+    rows = build(tmp_path, [event()], catalogue)
+    assert [(r[0], r[2]) for r in rows["songs"]] == [("SODUP", "ARONE")]
+    assert matched(rows) == [("SODUP", "ARONE")]
+
+
 def test_title_and_artist_must_both_match(tmp_path) -> None:
     rows = build(tmp_path, [event(artist="Someone Else"), event(song="Other", ts=1)], [song()])
     assert matched(rows) == [(None, None), (None, None)]
@@ -119,9 +135,9 @@ def test_year_zero_is_unknown(tmp_path) -> None:
     assert [(r[0], r[3]) for r in rows["songs"]] == [("SO0", None), ("SO1", 1994)]
 
 
-def test_the_same_song_id_in_two_files_is_one_song(tmp_path) -> None:
+def test_the_same_song_id_in_two_files_is_one_song_from_the_first_file(tmp_path) -> None:
     rows = build(tmp_path, [event()], [song(song_id="SOD", title="A"), song(song_id="SOD")])
-    assert len(rows["songs"]) == 1
+    assert [(r[0], r[1]) for r in rows["songs"]] == [("SOD", "A")]
 
 
 def test_start_time_keeps_milliseconds_and_time_uses_iso_week_and_sunday_zero(tmp_path) -> None:

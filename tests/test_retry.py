@@ -15,7 +15,7 @@ from tasks.lake import LakeSource
 from tasks.retry import is_transient, retry_on_transient
 from tasks.run_spec import RunSpec
 from tasks.schema import create_schema
-from tasks.warehouse import WarehouseBusy, WarehouseTarget, connect
+from tasks.warehouse import WarehouseBusy, WarehouseTarget, connect, run_lock
 
 
 @pytest.mark.parametrize(
@@ -96,3 +96,21 @@ def test_prefect_retries_transient_failures_and_never_data_errors() -> None:
 
     assert both() == ("done", "FAILED")
     assert attempts == {"busy": 3, "data": 1}
+
+
+def test_a_second_run_waits_for_the_first_to_release_the_warehouse(tmp_path) -> None:
+    target = WarehouseTarget(path=str(tmp_path / "w.duckdb"))
+    code = (
+        "import fcntl, sys, time\n"
+        f"h = open({str(tmp_path / 'w.duckdb.lock')!r}, 'a')\n"
+        "fcntl.flock(h, fcntl.LOCK_EX)\n"
+        "print('held', flush=True)\n"
+        "time.sleep(1.5)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    started = time.monotonic()
+    with run_lock(target, poll_seconds=0.1):
+        waited = time.monotonic() - started
+    holder.wait()
+    assert waited >= 1.0

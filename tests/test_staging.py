@@ -44,6 +44,13 @@ def _stage_one_bad_line(tmp_path: Path, bad: str) -> tuple[StageResult, list[tup
         (log_line(event(song=None)), "missing song"),
         (log_line(event(length="246.3")), "length is varchar, expected a number"),
         (log_line(event(firstName=7)), "firstName is ubigint, expected a string"),
+        (log_line(event(itemInSession=3_000_000_000)), "itemInSession out of range"),
+        (log_line(event(ts=2**63)), "ts out of range"),
+        (log_line(event(ts=-1000)), "ts is not between 1970 and 2100"),
+        (log_line(event(ts=32503680000000)), "ts is not between 1970 and 2100"),
+        (log_line(event(status=3_000_000_000)), "status out of range"),
+        (log_line(event(length=-1.5)), "length is not a non-negative number"),
+        (log_line(event()).replace("246.30812", "NaN"), "length is not a non-negative number"),
     ],
 )
 def test_a_bad_line_is_quarantined_with_its_reason(tmp_path, bad_line, reason) -> None:
@@ -59,6 +66,7 @@ def test_a_bad_line_is_quarantined_with_its_reason(tmp_path, bad_line, reason) -
         log_line({**event(), "unknownField": {"nested": True}}),
         log_line(event(page="Home", song=None, artist=None, length=None)),
         log_line(event(userId="", firstName=None, auth="Logged Out")),
+        log_line(event(gender="")),  # normalised to NULL
     ],
 )
 def test_acceptable_variations_are_staged(tmp_path, acceptable) -> None:
@@ -81,16 +89,38 @@ def test_blank_lines_crlf_and_bom_are_normalised_not_rejected(tmp_path: Path) ->
     assert staged == [(i * 2 + 1, i, "Mozilla/5.0 (Windows NT 6.1; WOW64)") for i in range(3)]
 
 
-def test_a_file_that_is_not_utf8_is_quarantined_whole(tmp_path: Path) -> None:
-    write_log(tmp_path / "lake", "2018-11-01", [log_line(event())])
+def test_only_the_line_that_is_not_utf8_is_quarantined(tmp_path: Path) -> None:
+    latin1 = log_line(event()).encode().replace(b"Kaylee", b"Kayl\xe9e")
+    good = [log_line(event()).encode() for _ in range(3)]
     bad = write_log(tmp_path / "lake", "2018-11-02", ["x"])
-    latin1 = log_line(event()).encode().replace(b"Kaylee", b"Kayl\xe9e") + b"\n"
-    bad.write_bytes(latin1)
+    bad.write_bytes(b"\n".join([good[0], latin1, good[1], good[2]]) + b"\n")
     run = prepared_run(tmp_path / "lake", tmp_path / "w.duckdb")
     result = stage_events.fn(run)
-    assert (result.accepted, result.rejected) == (1, 1)
+    assert (result.accepted, result.rejected) == (3, 1)
+    rejected = query(
+        tmp_path / "w.duckdb",
+        "select line_number, reason from sparkify_staging.quarantine_incoming",
+    )
     offset = latin1.index(b"\xe9")
-    assert list(result.rejected_by_reason) == [f"not UTF-8: byte 0xe9 at offset {offset}"]
+    assert rejected == [(2, f"not UTF-8: byte 0xe9 at offset {offset}")]
+    lines = query(tmp_path / "w.duckdb", "select line_number from sparkify_staging.events_incoming")
+    assert sorted(lines) == [(1,), (3,), (4,)]
+
+
+def test_cr_only_line_endings_separate_records(tmp_path: Path) -> None:
+    path = write_log(tmp_path / "lake", "2018-11-01", ["x"])
+    path.write_text("\r".join(log_line(event()) for _ in range(3)) + "\r")
+    result = stage_events.fn(prepared_run(tmp_path / "lake", tmp_path / "w.duckdb"))
+    assert (result.accepted, result.rejected) == (3, 0)
+
+
+def test_objects_that_are_not_lake_files_are_quarantined_not_skipped(tmp_path: Path) -> None:
+    write_log(tmp_path / "lake", "2018-11-01", [log_line(event())])
+    (tmp_path / "lake" / "log_data" / "2018" / "11" / "2018-11-02-events.jsonl").write_text("{}")
+    (tmp_path / "lake" / "log_data" / "2018" / "11" / ".DS_Store").write_bytes(b"\x00")
+    result = stage_events.fn(prepared_run(tmp_path / "lake", tmp_path / "w.duckdb"))
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert result.rejected_by_reason == {"not a .json file": 1}
 
 
 @pytest.mark.parametrize(
@@ -103,6 +133,12 @@ def test_a_file_that_is_not_utf8_is_quarantined_whole(tmp_path: Path) -> None:
         (json.dumps(song(duration="300")), "duration is varchar, expected a number"),
         (json.dumps(song(artist_name="  ")), "artist_name is empty"),
         (json.dumps(song(year=1994.5)), "year is double, expected a number"),
+        (json.dumps(song(year=3_000_000_000)), "year is not between 0 and 2100"),
+        (json.dumps(song(duration=-3.0)), "duration is not a positive number"),
+        (
+            json.dumps(song(artist_latitude=95.0, artist_longitude=1.0)),
+            "artist_latitude is not between -90 and 90",
+        ),
     ],
 )
 def test_a_bad_song_file_is_quarantined_with_its_reason(tmp_path, content, reason) -> None:

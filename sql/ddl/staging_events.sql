@@ -19,7 +19,7 @@ create table if not exists sparkify_staging.events (
     user_agent      varchar(1024),
     user_id         varchar(64) not null,
     source_file     varchar(1024) not null,
-    line_number     integer not null
+    line_number     integer
 )
 diststyle even
 sortkey (source_file)

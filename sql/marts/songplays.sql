@@ -1,6 +1,8 @@
--- songplays: one row per play (see plays_next). song_id and artist_id come from the song whose
--- title and artist name equal the play's and whose duration is within 1 ms of its length; if
--- several match, the smallest song_id wins; a play that matches none keeps NULL ids.
+-- songplays: one row per play (see plays_next). song_id and artist_id come from the song (as
+-- the songs table keeps it: the first file per song_id) whose title and artist name equal the
+-- play's and whose duration is within 1 ms of its length, compared in whole microseconds so
+-- binary floating point cannot miss an exact 1 ms; if several match, the smallest song_id
+-- wins; a play that matches none keeps NULL ids.
 with plays as (
     select * from sparkify_staging.plays_next
 ),
@@ -9,20 +11,25 @@ staged_songs as (
     select * from sparkify_staging.songs_next
 ),
 
+catalogue as (
+    select song_id, title, artist_id, artist_name, duration
+    from staged_songs
+    qualify row_number() over (partition by song_id order by source_file) = 1
+),
+
 matches as (
     select
         plays.songplay_id,
-        staged_songs.song_id,
-        staged_songs.artist_id,
+        catalogue.song_id,
+        catalogue.artist_id,
         row_number() over (
-            partition by plays.songplay_id
-            order by staged_songs.song_id, staged_songs.source_file
+            partition by plays.songplay_id order by catalogue.song_id
         ) as match_rank
     from plays
-    inner join staged_songs
-        on staged_songs.title = plays.song
-        and staged_songs.artist_name = plays.artist
-        and abs(staged_songs.duration - plays.length) <= 0.001
+    inner join catalogue
+        on catalogue.title = plays.song
+        and catalogue.artist_name = plays.artist
+        and abs(round(catalogue.duration * 1000000) - round(plays.length * 1000000)) <= 1000
 ),
 
 final as (

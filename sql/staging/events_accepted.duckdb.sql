@@ -1,24 +1,24 @@
 -- events_incoming: the batch's accepted log lines, typed; text repaired of double-encoded UTF-8,
--- the userAgent's surrounding quotes dropped.
+-- the userAgent's surrounding quotes dropped, an empty gender NULL.
 insert into sparkify_staging.events_incoming
 select
-    repair_mojibake(doc ->> '$.artist') as artist,
+    f_repair_mojibake(doc ->> '$.artist') as artist,
     doc ->> '$.auth' as auth,
-    repair_mojibake(doc ->> '$.firstName') as first_name,
-    doc ->> '$.gender' as gender,
+    f_repair_mojibake(doc ->> '$.firstName') as first_name,
+    nullif(doc ->> '$.gender', '') as gender,
     cast(doc ->> '$.itemInSession' as integer) as item_in_session,
-    repair_mojibake(doc ->> '$.lastName') as last_name,
+    f_repair_mojibake(doc ->> '$.lastName') as last_name,
     cast(doc ->> '$.length' as double) as length,
     doc ->> '$.level' as level,
-    repair_mojibake(doc ->> '$.location') as location,
+    f_repair_mojibake(doc ->> '$.location') as location,
     doc ->> '$.method' as method,
     doc ->> '$.page' as page,
     cast(doc ->> '$.registration' as double) as registration,
     cast(doc ->> '$.sessionId' as bigint) as session_id,
-    repair_mojibake(doc ->> '$.song') as song,
+    f_repair_mojibake(doc ->> '$.song') as song,
     cast(doc ->> '$.status' as integer) as status,
     cast(doc ->> '$.ts' as bigint) as ts,
-    regexp_replace(repair_mojibake(doc ->> '$.userAgent'), '^"(.*)"$', '\1') as user_agent,
+    regexp_replace(f_repair_mojibake(doc ->> '$.userAgent'), '^"(.*)"$', '\1') as user_agent,
     doc ->> '$.userId' as user_id,
     source_file,
     line_number

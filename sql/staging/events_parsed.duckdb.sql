@@ -1,8 +1,14 @@
--- parsed (events): one row per non-blank line of the batch's log files, or per unreadable file,
--- with the reason it is rejected (NULL = accepted). Blank lines and a trailing CR are not records.
+-- parsed (events): one row per non-blank line of the batch's log files, or per line or file the
+-- reader could not decode, with the reason it is rejected (NULL = accepted). CRLF and CR end
+-- lines like LF; blank lines are not records.
 create or replace temp table parsed as
 with files as (
-    select source_file, content, read_error from lake_batch
+    select
+        source_file,
+        replace(replace(content, chr(13) || chr(10), chr(10)), chr(13), chr(10)) as content,
+        read_error,
+        line_number
+    from lake_batch
 ),
 
 lines as (
@@ -15,15 +21,11 @@ lines as (
 ),
 
 records as (
-    select
-        source_file,
-        line_number,
-        rtrim(raw_text, chr(13)) as raw_text,
-        cast(null as varchar) as read_error
+    select source_file, line_number, raw_text, cast(null as varchar) as read_error
     from lines
-    where trim(raw_text, ' ' || chr(9) || chr(13)) <> ''
+    where trim(raw_text, ' ' || chr(9)) <> ''
     union all
-    select source_file, cast(null as bigint), content, read_error
+    select source_file, line_number, content, read_error
     from files
     where read_error is not null
 ),
@@ -63,7 +65,20 @@ final as (
             json_field_problem(doc, 'auth', ['VARCHAR'], false),
             json_field_problem(doc, 'method', ['VARCHAR'], false),
             json_field_problem(doc, 'registration', ['UBIGINT', 'BIGINT', 'DOUBLE'], false),
-            json_field_problem(doc, 'status', ['UBIGINT', 'BIGINT'], false)
+            json_field_problem(doc, 'status', ['UBIGINT', 'BIGINT'], false),
+            case when try_cast(doc ->> '$.ts' as bigint) not between 0 and 4102444799999
+                then 'ts is not between 1970 and 2100' end,
+            case when try_cast(doc ->> '$.ts' as bigint) is null then 'ts out of range' end,
+            case when try_cast(doc ->> '$.sessionId' as bigint) is null then 'sessionId out of range' end,
+            case when try_cast(doc ->> '$.itemInSession' as integer) is null
+                then 'itemInSession out of range' end,
+            case when try_cast(coalesce(doc ->> '$.status', '0') as integer) is null
+                then 'status out of range' end,
+            case when not isfinite(try_cast(coalesce(doc ->> '$.length', '0') as double))
+                or try_cast(doc ->> '$.length' as double) < 0
+                then 'length is not a non-negative number' end,
+            case when not isfinite(try_cast(coalesce(doc ->> '$.registration', '0') as double))
+                then 'registration is not a finite number' end
         ) as reason
     from documents
 )

@@ -2,3 +2,4 @@
 insert into sparkify_staging.incoming_files
 select $kind as kind, source_file
 from lake_batch
+where line_number is null

@@ -38,7 +38,19 @@ final as (
             json_field_problem(doc, 'artist_latitude', ['UBIGINT', 'BIGINT', 'DOUBLE'], false),
             json_field_problem(doc, 'artist_longitude', ['UBIGINT', 'BIGINT', 'DOUBLE'], false),
             json_field_problem(doc, 'artist_location', ['VARCHAR'], false),
-            json_field_problem(doc, 'num_songs', ['UBIGINT', 'BIGINT'], false)
+            json_field_problem(doc, 'num_songs', ['UBIGINT', 'BIGINT'], false),
+            case when not isfinite(try_cast(doc ->> '$.duration' as double))
+                or try_cast(doc ->> '$.duration' as double) <= 0
+                then 'duration is not a positive number' end,
+            case when try_cast(coalesce(doc ->> '$.year', '0') as integer) not between 0 and 2100
+                or try_cast(coalesce(doc ->> '$.year', '0') as integer) is null
+                then 'year is not between 0 and 2100' end,
+            case when try_cast(coalesce(doc ->> '$.num_songs', '0') as integer) is null
+                then 'num_songs out of range' end,
+            case when try_cast(coalesce(doc ->> '$.artist_latitude', '0') as double)
+                not between -90 and 90 then 'artist_latitude is not between -90 and 90' end,
+            case when try_cast(coalesce(doc ->> '$.artist_longitude', '0') as double)
+                not between -180 and 180 then 'artist_longitude is not between -180 and 180' end
         ) as reason
     from documents
 )

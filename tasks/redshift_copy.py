@@ -1,0 +1,131 @@
+"""What Redshift's COPY needs: manifests, the JSONPaths file, compacted song files, and
+statements whose S3 URIs, role and region are literals (COPY takes no bind parameters).
+
+Every literal is validated against what it may look like before it is quoted into a
+statement, so no S3 key, prefix or setting can inject SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from tasks.errors import EtlError
+from tasks.lake import Lake, LakeFile, read_batches
+from tasks.sql_files import render
+
+# The JSONPaths file maps each event field, in order, onto events_copy's columns.
+EVENT_FIELDS = (
+    "artist", "auth", "firstName", "gender", "itemInSession", "lastName", "length", "level",
+    "location", "method", "page", "registration", "sessionId", "song", "status", "ts",
+    "userAgent", "userId",
+)  # fmt: skip
+EVENT_JSONPATHS = {"jsonpaths": [f"$['{field}']" for field in EVENT_FIELDS]}
+SONG_PART_BYTES = 64 * 1024 * 1024
+AVERAGE_EVENT_BYTES = 300
+MAXERROR_LIMIT = 100_000  # Redshift's ceiling for MAXERROR
+
+_S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[^'\\\x00-\x1f]*)?$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[\w+=,.@/\-]{1,512}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_KEY = re.compile(r"^[^\x00-\x1f]{1,1024}$")
+_VALIDATORS = {"uri": _S3_URI, "role": _ROLE_ARN, "region": _REGION, "key": _KEY}
+
+
+class UnsafeLiteral(EtlError):
+    """A value that would be quoted into COPY does not look like what it claims to be."""
+
+
+@dataclass(frozen=True)
+class CopySettings:
+    iam_role: str
+    region: str
+    staging_uri: str
+
+
+def copy_statement(name: str, values: dict[str, Any], kinds: dict[str, str]) -> str:
+    """The COPY in `sql/<name>.sql` with `:placeholders` replaced by validated literals.
+
+    `kinds` says what each string value is (`uri`, `role`, `region`, `key`); integers are
+    written as numbers. A value that fails validation raises `UnsafeLiteral`.
+    """
+    text = render(name, "redshift")
+
+    def literal(match: re.Match[str]) -> str:
+        key = match.group(1)
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise UnsafeLiteral(f"{key} must be a string or an integer, not {type(value).__name__}")
+        if isinstance(value, int):
+            return str(value)
+        if not _VALIDATORS[kinds[key]].match(value):
+            raise UnsafeLiteral(f"{key} {value!r} is not a valid {kinds[key]}")
+        return "'" + value.replace("'", "''") + "'"
+
+    return re.sub(r"(?<![:\w]):([a-z_]+)\b", literal, text)
+
+
+def max_errors(threshold: float, files: list[LakeFile]) -> int:
+    """MAXERROR for a COPY: the threshold's share of the records the files likely hold."""
+    estimate = sum(f.size for f in files) / AVERAGE_EVENT_BYTES
+    return max(1, min(MAXERROR_LIMIT, math.ceil(threshold * estimate)))
+
+
+def manifest(bucket: str, lake_prefix: str, files: list[LakeFile]) -> dict[str, Any]:
+    """A COPY manifest naming exactly these objects (mandatory: a missing one fails the COPY)."""
+    root = f"{lake_prefix}/" if lake_prefix else ""
+    return {
+        "entries": [
+            {"url": f"s3://{bucket}/{root}{f.key}", "mandatory": True,
+             "meta": {"content_length": f.size}}
+            for f in files
+        ]
+    }  # fmt: skip
+
+
+def compact_songs(lake: Lake, files: list[LakeFile]) -> tuple[list[bytes], list[dict[str, Any]]]:
+    """Song objects as few large NDJSON parts (each object with its `source_file`), plus the
+    files that are not one JSON object, as quarantine records.
+
+    Thousands of tiny objects are COPY's slowest case: each costs a request and a slice's
+    scheduling, while a few large parts load in parallel at full speed.
+    """
+    parts: list[bytes] = []
+    rejects: list[dict[str, Any]] = []
+    current: list[str] = []
+    size = 0
+    for batch in read_batches(lake, files):
+        for row in batch.to_pylist():
+            record, reason = _song_record(row)
+            if reason:
+                rejects.append({"kind": "songs", "source_file": row["source_file"],
+                                "line_number": None, "reason": reason,
+                                "raw_text": (row["content"] or "")[:65535]})  # fmt: skip
+                continue
+            line = json.dumps(record, ensure_ascii=False)
+            current.append(line)
+            size += len(line)
+            if size >= SONG_PART_BYTES:
+                parts.append(("\n".join(current) + "\n").encode())
+                current, size = [], 0
+    if current:
+        parts.append(("\n".join(current) + "\n").encode())
+    return parts, rejects
+
+
+def _song_record(row: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    if row["read_error"]:
+        return None, row["read_error"]
+    text = (row["content"] or "").strip()
+    if not text:
+        return None, "empty file"
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError:
+        return None, "malformed JSON"
+    if not isinstance(record, dict):
+        return None, "not a JSON object"
+    return {**record, "source_file": row["source_file"]}, None
