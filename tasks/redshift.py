@@ -135,7 +135,7 @@ def open_redshift(target: WarehouseTarget) -> RedshiftSession:
             f"cannot reach Redshift at {where}: {_first_line(exc)}"
         ) from None
     except redshift_connector.ProgrammingError as exc:
-        if any(code in str(exc) for code in _AUTH_FAILED):
+        if any(code in str(exc) for code in _AUTH_FAILED) or "authentication failed" in str(exc):
             raise WarehouseError(
                 f"Redshift at {where} refused the login of user {settings.user}"
             ) from None
@@ -145,5 +145,8 @@ def open_redshift(target: WarehouseTarget) -> RedshiftSession:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc.args[0] if exc.args else exc)
+    detail = exc.args[0] if exc.args else exc
+    if isinstance(detail, dict):  # the server's error fields: M is the message
+        detail = detail.get("M", detail)
+    text = str(detail)
     return text.splitlines()[0] if text else type(exc).__name__

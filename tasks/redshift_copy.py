@@ -61,6 +61,8 @@ def copy_statement(name: str, values: dict[str, Any], kinds: dict[str, str]) -> 
             raise UnsafeLiteral(f"{key} must be a string or an integer, not {type(value).__name__}")
         if isinstance(value, int):
             return str(value)
+        if key not in kinds:
+            raise UnsafeLiteral(f"{key} must be an integer, not {value!r}")
         if not _VALIDATORS[kinds[key]].match(value):
             raise UnsafeLiteral(f"{key} {value!r} is not a valid {kinds[key]}")
         return "'" + value.replace("'", "''") + "'"
