@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 import redshift_connector
@@ -274,3 +275,17 @@ def test_redshift_staging_writes_manifests_and_copies_each_log_file(
                                  "meta": {"content_length": logs[0].size}}]  # fmt: skip
     repair = [p for sql, p in events_session.sent if "f_repair_mojibake" in sql]
     assert [p["source_file"] for p in repair] == [f.key for f in logs]
+
+
+def test_the_repair_lambda_answers_redshifts_batch_protocol() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "repair_lambda",
+        Path(__file__).resolve().parents[1] / "deployments/redshift/repair_mojibake_lambda.py",
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    answer = module.handler({"arguments": [["Bj\u00c3\u0083\u00c2\u00b6rk"], [None], ["plain"]]})
+    assert answer == {"success": True, "num_records": 3, "results": ["Björk", None, "plain"]}
+    assert module.handler({"arguments": [[]]})["success"] is False
