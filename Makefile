@@ -12,7 +12,15 @@ WAREHOUSE ?= warehouse.duckdb
 DATE ?=
 SAMPLE_ARGS ?= --songs 500 --events 50000 --days 30 --users 200
 
-.PHONY: run test lint format sample clean
+# The local Prefect loop: make server (one terminal), make worker (another), make deploy,
+# make trigger (or make backfill START=2018-11-01 END=2018-11-30), then open the UI.
+PREFECT_PORT ?= 4200
+PREFECT_URL := http://127.0.0.1:$(PREFECT_PORT)/api
+POOL := sparkify-local
+DEPLOYMENT ?= sparkify-etl/full-refresh
+PREFECT := PREFECT_API_URL=$(PREFECT_URL) $(VENV)/bin/prefect
+
+.PHONY: run test lint format sample clean server worker deploy trigger backfill
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +37,27 @@ test: $(INSTALLED)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
+
+server: $(INSTALLED)
+	PREFECT_UI_API_URL=$(PREFECT_URL) PREFECT_SERVER_API_HOST=127.0.0.1 \
+		$(VENV)/bin/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
+
+worker: $(INSTALLED)
+	$(PREFECT) worker start --pool $(POOL) --type process
+
+deploy: $(INSTALLED)
+	@if [ ! -d "$(SAMPLE_LAKE)/log_data" ]; then \
+		$(PY) -m tasks.sample_lake --out $(SAMPLE_LAKE) $(SAMPLE_ARGS); fi
+	$(PREFECT) work-pool inspect $(POOL) >/dev/null 2>&1 || \
+		$(PREFECT) work-pool create $(POOL) --type process
+	$(PREFECT) --no-prompt deploy --all
+
+trigger: $(INSTALLED)
+	$(PREFECT) deployment run '$(DEPLOYMENT)' --watch
+
+backfill: $(INSTALLED)
+	$(PREFECT) deployment run 'sparkify-backfill/backfill' \
+		--param start=$(START) --param end=$(END) --watch
 
 sample: $(INSTALLED)
 	rm -rf $(SAMPLE_LAKE)

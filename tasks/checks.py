@@ -86,6 +86,7 @@ def table_checks(table: str, dialect: str) -> list[Check]:
 @task(
     name="check table",
     task_run_name="check {table}",
+    tags=["sparkify", "quality"],
     **WAREHOUSE_TASK,
 )
 def check_table(run: RunSpec, table: str) -> list[CheckResult]:

@@ -79,7 +79,22 @@ def publish_check_artifact(checks: list[CheckResult]) -> None:
 
 
 def publish_summary_artifact(summary: RunSummary) -> None:
-    """Rows per table, rejected records and stage timings as a markdown artifact."""
+    """Rows per table (before and after), rejected records and stage timings, as artifacts."""
+    if summary.published:
+        rows = [
+            {"table": t, "rows_before": summary.published.rows_before[t], "rows_after": after}
+            for t, after in summary.published.rows_after.items()
+        ]
+        create_table_artifact(key="sparkify-row-counts", table=rows, description="Rows per table")
+    rejected = [
+        {"kind": kind, "reason": reason, "records": count}
+        for kind, result in summary.staged.items()
+        for reason, count in result.rejected_by_reason.items()
+    ]
+    if rejected:
+        create_table_artifact(
+            key="sparkify-rejected-records", table=rejected, description="Quarantined, by reason"
+        )
     create_markdown_artifact(
         key="sparkify-run-summary",
         markdown=f"```\n{format_summary(summary)}\n```",

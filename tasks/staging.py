@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow.compute as pc
 from prefect import task
 
 from tasks.errors import RejectedShareExceeded
@@ -23,6 +24,7 @@ from tasks.lake import (
     read_batches,
     require_log_files,
 )
+from tasks.report_progress import StagingProgress
 from tasks.retry import WAREHOUSE_TASK
 from tasks.run_log import run_logger
 from tasks.run_spec import RunSpec
@@ -47,7 +49,12 @@ class StageResult:
         return self.rejected / total if total else 0.0
 
 
-@task(name="stage events", task_run_name="stage events {run.partition_label}", **WAREHOUSE_TASK)
+@task(
+    name="stage events",
+    task_run_name="stage events {run.partition_label}",
+    tags=["sparkify", "staging"],
+    **WAREHOUSE_TASK,
+)
 def stage_events(run: RunSpec) -> StageResult:
     """Stage the run's log files (one day's partition, or all of them)."""
     lake = open_lake(run.lake)
@@ -56,7 +63,9 @@ def stage_events(run: RunSpec) -> StageResult:
     return _stage("events", run, lake, files, replace_all=run.day is None)
 
 
-@task(name="stage songs", task_run_name="stage songs", **WAREHOUSE_TASK)
+@task(
+    name="stage songs", task_run_name="stage songs", tags=["sparkify", "staging"], **WAREHOUSE_TASK
+)
 def stage_songs(run: RunSpec) -> StageResult:
     """Stage every song file; the catalogue is small next to the logs and is always re-read."""
     lake = open_lake(run.lake)
@@ -111,8 +120,10 @@ def _clear_incoming(wh: Session, kind: str) -> None:
 def _parse_in_duckdb(wh: Any, kind: str, lake: Lake, files: list[LakeFile]) -> None:
     """Stream the files into the embedded warehouse and parse them there, batch by batch."""
     wh.run("staging/json_field_problem")
+    progress = StagingProgress(kind, len(files))
     for batch in read_batches(lake, files, by_line=kind == "events"):
         _stage_batch(wh, kind, batch)
+        progress.advance(pc.count_distinct(batch.column("source_file")).as_py())
 
 
 def _stage_batch(wh: Any, kind: str, batch: object) -> None:

@@ -1,0 +1,86 @@
+"""The backfill flow: load a range of days one at a time, each day retried on its own.
+
+Every day is its own `sparkify-etl` run (visible in the UI under this one). A day that fails on
+a transient error is tried again; a day that fails on its data is not, and the backfill goes on
+to the next day, then fails naming every day that did not load.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from flows.sparkify_etl import sparkify_etl
+from tasks.errors import EtlError
+from tasks.partitions import days_between
+from tasks.retry import is_transient
+from tasks.run_spec import DEFAULT_MAX_REJECTED_SHARE
+
+
+@dataclass
+class BackfillResult:
+    loaded: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+class BackfillFailed(EtlError):
+    """Some days of the range did not load; the message names each and why."""
+
+
+def _run_name() -> str:
+    params = flow_run.parameters
+    return f"sparkify-backfill {params.get('start')}..{params.get('end')}"
+
+
+@flow(name="sparkify-backfill", flow_run_name=_run_name)
+def sparkify_backfill(
+    start: date,
+    end: date,
+    source: str = "lake",
+    warehouse: str = "warehouse.duckdb",
+    max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE,
+    day_retries: int = 2,
+    retry_delay_seconds: float = 10.0,
+    aws_credentials_block: str | None = None,
+    s3_bucket_block: str | None = None,
+) -> BackfillResult:
+    """Load every day from `start` to `end` (both included), oldest first."""
+    result = BackfillResult()
+    options = {
+        "source": source,
+        "warehouse": warehouse,
+        "max_rejected_share": max_rejected_share,
+        "aws_credentials_block": aws_credentials_block,
+        "s3_bucket_block": s3_bucket_block,
+    }
+    for day in days_between(start, end):
+        error = _load_day(day, day_retries, retry_delay_seconds, options)
+        if error is None:
+            result.loaded.append(day.isoformat())
+        else:
+            result.failed[day.isoformat()] = error
+            get_run_logger().error("%s did not load: %s", day, error)
+    if result.failed:
+        days = "; ".join(f"{d}: {why}" for d, why in result.failed.items())
+        raise BackfillFailed(
+            f"{len(result.failed)} of {len(result.loaded) + len(result.failed)} days failed: {days}"
+        )
+    return result
+
+
+def _load_day(day: date, retries: int, delay: float, options: dict[str, Any]) -> str | None:
+    """Run one day; retry it after transient failures only. The error's line, or None."""
+    for attempt in range(retries + 1):
+        state = sparkify_etl(day=day, return_state=True, **options)
+        if state.is_completed():
+            return None
+        error = state.result(raise_on_failure=False)
+        if not isinstance(error, BaseException) or not is_transient(error) or attempt == retries:
+            return str(error).splitlines()[0] if str(error) else state.message or "failed"
+        time.sleep(delay * 2**attempt)
+    return "failed"

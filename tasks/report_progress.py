@@ -1,0 +1,33 @@
+"""Progress the Prefect UI shows while staging runs: files done out of files to read."""
+
+from __future__ import annotations
+
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.context import TaskRunContext
+
+
+class StagingProgress:
+    """A progress artifact (files done / total) the UI shows while a staging task runs.
+
+    Outside a Prefect task run (a task's function called bare, as unit tests do) it records
+    nothing, so no API is needed.
+    """
+
+    def __init__(self, kind: str, total: int) -> None:
+        self.kind, self.total, self.done = kind, max(total, 1), 0
+        self.artifact_id = None
+        if TaskRunContext.get() is not None:
+            self.artifact_id = create_progress_artifact(
+                progress=0.0, key=f"sparkify-staging-{kind}", description=self._description()
+            )
+
+    def advance(self, files: int) -> None:
+        self.done += files
+        if self.artifact_id is not None:
+            update_progress_artifact(
+                self.artifact_id, progress=100.0 * self.done / self.total,
+                description=self._description(),
+            )  # fmt: skip
+
+    def _description(self) -> str:
+        return f"staging {self.kind}: {self.done:,} of {self.total:,} files"

@@ -1,0 +1,152 @@
+"""Deployments through real processes, as users run them: `prefect server start`, a process
+worker, `prefect deploy --all` from prefect.yaml and `prefect deployment run … --watch`; the
+UI checked in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import assert_tables_equal, published_tables, query
+from tests.prefect_stack import PrefectStack, prefect_stack
+from tests.reference import star_schema
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory):
+    with prefect_stack(tmp_path_factory.mktemp("prefect-home")) as running:
+        yield running
+
+
+def run_deployment(
+    stack: PrefectStack, name: str, *extra: str, **params: object
+) -> tuple[int, str]:
+    """`prefect deployment run NAME --watch`; the exit code and the flow run's id."""
+    args = ["deployment", "run", name, "--watch", *extra]
+    for key, value in params.items():
+        args += ["--param", f"{key}={value}"]
+    result = stack.cli(*args)
+    match = re.search(r"UUID: ([0-9a-f-]{36})", result.stdout)
+    assert match, result.stdout + result.stderr
+    return result.returncode, match.group(1)
+
+
+def task_runs(stack: PrefectStack, flow_run_id: str, expected: int) -> list[dict]:
+    """The run's task runs, once `expected` of them have reached a final state (task states
+    reach the API a few seconds after the flow run ends)."""
+    body = {"flow_runs": {"id": {"any_": [flow_run_id]}}}
+    deadline = time.monotonic() + 30
+    while True:
+        runs = stack.api("POST", "/task_runs/filter", body)
+        done = [r for r in runs if r["state_type"] in {"COMPLETED", "FAILED"}]
+        if len(done) >= expected or time.monotonic() > deadline:
+            return runs
+        time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def completed_run(stack, small_lake, tmp_path_factory) -> tuple[str, Path]:
+    warehouse = tmp_path_factory.mktemp("deployed") / "w.duckdb"
+    code, run_id = run_deployment(
+        stack, "sparkify-etl/full-refresh", source=small_lake, warehouse=warehouse
+    )
+    assert code == 0
+    return run_id, warehouse
+
+
+def test_a_full_refresh_runs_on_the_worker_and_publishes(stack, completed_run, small_lake):
+    run_id, warehouse = completed_run
+    flow_run = stack.api("GET", f"/flow_runs/{run_id}")
+    assert (flow_run["state_type"], flow_run["name"]) == ("COMPLETED", "sparkify-etl full")
+    assert_tables_equal(published_tables(warehouse), star_schema(small_lake))
+    tasks = {t["name"]: t for t in task_runs(stack, run_id, expected=14)}
+    for name in ("create schema", "stage events full", "stage songs", "load users",
+                 "load songplays", "check songplays", "publish full"):  # fmt: skip
+        assert tasks[name]["state_type"] == "COMPLETED", name
+    assert {"sparkify", "staging"} <= set(tasks["stage events full"]["tags"])
+
+
+def test_the_run_publishes_its_artifacts(stack, completed_run) -> None:
+    run_id, _ = completed_run
+    artifacts = stack.api(
+        "POST", "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run_id]}}}
+    )
+    keys = {a["key"] for a in artifacts}
+    assert {"sparkify-run-summary", "sparkify-row-counts", "sparkify-quality-checks",
+            "sparkify-staging-events", "sparkify-staging-songs"} <= keys  # fmt: skip
+    progress = [a for a in artifacts if a["key"] == "sparkify-staging-events"]
+    assert progress[0]["data"] == 100.0
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium)")
+def test_the_ui_shows_the_run_completed_with_its_task_runs(stack, completed_run, tmp_path):
+    run_id, _ = completed_run
+    ui = stack.api_url.removesuffix("/api")
+    url = f"{ui}/v2/runs/flow-run/{run_id}?tab=TaskRuns"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000"]  # fmt: skip
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True,
+                         timeout=120).stdout  # fmt: skip
+    screenshot = tmp_path / "flow-run.png"
+    subprocess.run([CHROMIUM, *flags, f"--screenshot={screenshot}", "--window-size=1400,1000", url],
+                   capture_output=True, timeout=120)  # fmt: skip
+    assert "Completed" in dom and "sparkify-etl full" in dom
+    for name in ("stage events full", "load users", "check songplays", "publish full"):
+        assert name in dom, name
+    assert screenshot.stat().st_size > 10_000
+
+
+def test_a_broken_lake_fails_with_its_reason_and_leaves_the_warehouse(stack, small_lake, tmp_path):
+    lake = Path(shutil.copytree(small_lake, tmp_path / "lake"))
+    warehouse = tmp_path / "w.duckdb"
+    assert (
+        run_deployment(stack, "sparkify-etl/full-refresh", source=lake, warehouse=warehouse)[0] == 0
+    )
+    before = published_tables(warehouse)
+    day_file = sorted((lake / "log_data").rglob("*.json"))[0]
+    day_file.write_text(day_file.read_text() + "{broken\n" * 200)
+    code, run_id = run_deployment(
+        stack, "sparkify-etl/full-refresh", source=lake, warehouse=warehouse
+    )
+    flow_run = stack.api("GET", f"/flow_runs/{run_id}")
+    assert code != 0 and flow_run["state_type"] == "FAILED"
+    assert (
+        "rejected" in flow_run["state"]["message"]
+        and "events records" in flow_run["state"]["message"]
+    )
+    assert published_tables(warehouse) == before
+
+
+def test_a_daily_run_scheduled_in_the_past_loads_its_own_day(stack, small_lake, tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    late = ("--start-at", "2018-11-02 23:55:00")  # scheduled long ago: the run starts late
+    code, run_id = run_deployment(
+        stack, "sparkify-daily/daily", *late, source=small_lake, warehouse=warehouse
+    )
+    assert code == 0
+    assert stack.api("GET", f"/flow_runs/{run_id}")["name"] == "sparkify-daily 2018-11-02"
+    assert query(warehouse, "select partition_label from sparkify_meta.load_history") == [
+        ("2018-11-02",)
+    ]
+
+
+def test_a_backfill_loads_day_by_day_and_names_the_day_that_failed(stack, small_lake, tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    days = {"start": "2018-11-03", "end": "2018-11-05"}  # the lake has 11-01 to 11-04
+    code, run_id = run_deployment(
+        stack, "sparkify-backfill/backfill", source=small_lake, warehouse=warehouse, **days
+    )
+    flow_run = stack.api("GET", f"/flow_runs/{run_id}")
+    assert code != 0 and flow_run["state_type"] == "FAILED"
+    assert "1 of 3 days failed: 2018-11-05: lake" in flow_run["state"]["message"]
+    loaded = query(warehouse, "select partition_label from sparkify_meta.load_history order by 1")
+    assert loaded == [("2018-11-03",), ("2018-11-04",)]
