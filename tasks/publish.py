@@ -57,6 +57,8 @@ def _publish_staging(wh: Session) -> None:
         wh.run(f"publish/staging_{kind}")
     wh.run("publish/quarantine_replaced")
     wh.run("publish/quarantine")
+    wh.run("publish/loaded_files_replaced")
+    wh.run("publish/loaded_files")
 
 
 def _replace(wh: Session, table: str) -> None:

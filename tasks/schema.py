@@ -20,6 +20,7 @@ DDL = (
     "ddl/staging_songs_incoming",
     "ddl/quarantine_incoming",
     "ddl/staging_incoming_files",
+    "ddl/loaded_files",
     "ddl/staging_events_copy",
     "ddl/staging_events_next",
     "ddl/staging_songs_next",

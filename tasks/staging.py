@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 from prefect import task
 
@@ -72,7 +73,13 @@ def stage_songs(run: RunSpec) -> StageResult:
     files = list_song_files(lake)
     if not files:
         run_logger().warning("lake %s has no song files under song_data/", lake.uri)
-    return _stage("songs", run, lake, files, replace_all=True)
+    if run.day is None:
+        return _stage("songs", run, lake, files, replace_all=True)
+    with connect(run.warehouse) as wh:
+        loaded = dict(wh.rows("staging/loaded_songs"))
+    changed = [f for f in files if f.problem or loaded.get(f.key) != f.etag]
+    run_logger().info("%d of %d song files are new or changed", len(changed), len(files))
+    return _stage("songs", run, lake, changed, replace_all=False)
 
 
 def check_rejected_share(results: list[StageResult], threshold: float) -> None:
@@ -120,6 +127,13 @@ def _clear_incoming(wh: Session, kind: str) -> None:
 def _parse_in_duckdb(wh: Any, kind: str, lake: Lake, files: list[LakeFile]) -> None:
     """Stream the files into the embedded warehouse and parse them there, batch by batch."""
     wh.run("staging/json_field_problem")
+    listing = pa.table(
+        {"source_file": [f.key for f in files], "etag": [f.etag or None for f in files]},
+        schema=pa.schema([("source_file", pa.string()), ("etag", pa.string())]),
+    )
+    wh.register("lake_files", listing)
+    wh.run("staging/incoming_files", {"kind": kind})
+    wh.unregister("lake_files")
     progress = StagingProgress(kind, len(files))
     for batch in read_batches(lake, files, by_line=kind == "events"):
         _stage_batch(wh, kind, batch)
@@ -131,7 +145,6 @@ def _stage_batch(wh: Any, kind: str, batch: object) -> None:
     wh.run(f"staging/{kind}_parsed")
     wh.run(f"staging/{kind}_accepted")
     wh.run("staging/rejected", {"kind": kind})
-    wh.run("staging/incoming_files", {"kind": kind})
     wh.unregister("lake_batch")  # on an error the connection closes with the transaction
 
 

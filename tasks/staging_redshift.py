@@ -68,7 +68,7 @@ def stage_with_copy(
     area = StagingArea(lake, settings.staging_uri, run_id)
     base = {"iam_role": settings.copy_iam_role, "region": settings.region}
     files_csv = io.StringIO()
-    csv.writer(files_csv).writerows((kind, f.key) for f in files)
+    csv.writer(files_csv).writerows((kind, f.key, f.etag or None) for f in files)
     files_uri = area.put(f"{kind}-files.csv", files_csv.getvalue().encode())
     _copy(wh, "staging/copy_incoming_files", {**base, "files_uri": files_uri})
     if kind == "events":

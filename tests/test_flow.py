@@ -135,3 +135,17 @@ def test_a_missing_warehouse_directory_is_a_one_line_error(small_lake, tmp_path,
         .err.strip()
         .endswith(f"warehouse directory {target.parent} does not exist")
     )
+
+
+def test_a_days_run_reads_only_new_or_changed_song_files(small_lake, tmp_path) -> None:
+    lake, warehouse = _copy(small_lake, tmp_path), tmp_path / "w.duckdb"
+    sparkify_etl(source=str(lake), warehouse=str(warehouse))
+    day = date(2018, 11, 2)
+    unchanged = sparkify_etl(source=str(lake), warehouse=str(warehouse), day=day)
+    assert unchanged.staged["songs"].files == 0
+    write_songs(lake, [song(song_id="SONEWSONGNEWSONG00", artist_id="ARNEWARTISTNEWART0")])
+    changed = next((lake / "song_data").rglob("*.json"))
+    changed.write_text(changed.read_text().replace('"num_songs": 1', '"num_songs": 2'))
+    later = sparkify_etl(source=str(lake), warehouse=str(warehouse), day=day)
+    assert later.staged["songs"].files == 2
+    assert_tables_equal(published_tables(warehouse), star_schema(lake))

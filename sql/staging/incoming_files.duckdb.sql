@@ -1,5 +1,4 @@
--- incoming_files: the batch's files, whose previously staged rows this run replaces.
+-- incoming_files: the files this task read (registered as lake_files), with their versions.
 insert into sparkify_staging.incoming_files
-select $kind as kind, source_file
-from lake_batch
-where line_number is null
+select $kind as kind, source_file, etag
+from lake_files
