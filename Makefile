@@ -56,6 +56,8 @@ trigger: $(INSTALLED)
 	$(PREFECT) deployment run '$(DEPLOYMENT)' --watch
 
 backfill: $(INSTALLED)
+	@if [ -z "$(START)" ] || [ -z "$(END)" ]; then \
+		echo "usage: make backfill START=YYYY-MM-DD END=YYYY-MM-DD" >&2; exit 2; fi
 	$(PREFECT) deployment run 'sparkify-backfill/backfill' \
 		--param start=$(START) --param end=$(END) --watch
 

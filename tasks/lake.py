@@ -219,7 +219,7 @@ def _read_one(lake: Lake, f: LakeFile, by_line: bool) -> list[dict[str, Any]]:
         return [_error_row(f.key, None, None, f.problem)]
     try:
         raw = lake.read(f.key)
-    except ConnectionError:
+    except (ConnectionError, TimeoutError):
         raise  # transient (an S3 endpoint down): the task retries, nothing is quarantined
     except OSError as exc:
         return [_error_row(f.key, None, None, f"unreadable file: {exc}")]

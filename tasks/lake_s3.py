@@ -74,6 +74,8 @@ class S3Lake:
             )
             for page in pages:
                 for obj in page.get("Contents", []):
+                    if obj["Key"].endswith("/"):
+                        continue  # a "folder" marker some S3 tools create, not an object
                     key = obj["Key"][len(root) :]
                     files.append(LakeFile(key=key, size=obj["Size"], etag=obj["ETag"].strip('"')))
         return sorted(files, key=lambda f: f.key)
@@ -87,7 +89,7 @@ class S3Lake:
             raise FileNotFoundError(str(gone)) from None
 
     def _errors(self, key: str) -> _S3Errors:
-        return _S3Errors(self, key)
+        return _S3Errors(self.client, self.bucket, key)
 
 
 class _ObjectGone(Exception):
@@ -97,8 +99,8 @@ class _ObjectGone(Exception):
 class _S3Errors:
     """Turn botocore's exceptions into the lake's one-line errors."""
 
-    def __init__(self, lake: S3Lake, key: str) -> None:
-        self.lake, self.key = lake, key
+    def __init__(self, client: Any, bucket: str, key: str) -> None:
+        self.client, self.bucket, self.key = client, bucket, key
 
     def __enter__(self) -> None:
         return None
@@ -106,11 +108,11 @@ class _S3Errors:
     def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> bool:
         if exc is None:
             return False
-        where = f"s3://{self.lake.bucket}/{self.key}"
+        where = f"s3://{self.bucket}/{self.key}"
         if isinstance(exc, ClientError):
             code = exc.response.get("Error", {}).get("Code", "")
             if code in _MISSING_BUCKET:
-                raise LakeError(f"bucket {self.lake.bucket} does not exist ({where})") from None
+                raise LakeError(f"bucket {self.bucket} does not exist ({where})") from None
             if code in _DENIED:
                 raise LakeError(f"access denied to {where} ({code})") from None
             if code in _MISSING_KEY:
@@ -120,10 +122,15 @@ class _S3Errors:
                 raise LakeUnavailable(f"S3 keeps failing for {where} ({code})") from None
             raise LakeError(f"S3 refused {where} ({code}: {exc.response['Error'].get('Message')})")
         if isinstance(exc, EndpointConnectionError | BotoCoreError):
-            endpoint = self.lake.client.meta.endpoint_url
+            endpoint = self.client.meta.endpoint_url
             message = str(exc).splitlines()[0]
             raise LakeUnavailable(f"cannot reach S3 at {endpoint} for {where}: {message}") from None
         return False
+
+
+def s3_errors(client: Any, bucket: str, key: str) -> _S3Errors:
+    """Map botocore's exceptions around one request to the lake's one-line errors."""
+    return _S3Errors(client, bucket, key)
 
 
 def _client(credentials: AwsCredentials) -> Any:

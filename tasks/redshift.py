@@ -55,6 +55,10 @@ class RedshiftWarehouse(Block):
         default=None, description="s3://bucket/prefix for manifests and compacted song files."
     )
 
+    @property
+    def serverless(self) -> bool:
+        return self.is_serverless or self.serverless_work_group is not None
+
     def connect_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for redshift_connector.connect (the only place secrets are read)."""
         kwargs: dict[str, Any] = {
@@ -102,19 +106,19 @@ class RedshiftSession(Session):
         return cursor
 
     def _execute(self, sql: str, params: Mapping[str, Any] | None) -> None:
-        cursor = self._cursor()
-        try:
-            cursor.execute(sql, dict(params) if params else None)
-        finally:
-            cursor.close()
+        self._fetch(sql, params, rows=False)
 
-    def _fetch(self, sql: str, params: Mapping[str, Any] | None) -> list[Any]:
-        cursor = self._cursor()
+    def _fetch(self, sql: str, params: Mapping[str, Any] | None, rows: bool = True) -> list[Any]:
         try:
-            cursor.execute(sql, dict(params) if params else None)
-            return list(cursor.fetchall() or [])
-        finally:
-            cursor.close()
+            cursor = self._cursor()
+            try:
+                cursor.execute(sql, dict(params) if params else None)
+                return list(cursor.fetchall() or []) if rows else []
+            finally:
+                cursor.close()
+        except (redshift_connector.InterfaceError, redshift_connector.OperationalError) as exc:
+            # the connection dropped or timed out mid-statement: transient, the task retries
+            raise WarehouseUnavailable(f"lost the Redshift connection: {_first_line(exc)}") from exc
 
 
 def load_settings(target: WarehouseTarget) -> RedshiftWarehouse:

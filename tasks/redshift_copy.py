@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,34 +89,50 @@ def manifest(bucket: str, lake_prefix: str, files: list[LakeFile]) -> dict[str, 
     }  # fmt: skip
 
 
-def compact_songs(lake: Lake, files: list[LakeFile]) -> tuple[list[bytes], list[dict[str, Any]]]:
-    """Song objects as few large NDJSON parts (each object with its `source_file`), plus the
-    files that are not one JSON object, as quarantine records.
+def compact_songs(
+    lake: Lake, files: list[LakeFile], upload: Callable[[bytes], None]
+) -> list[dict[str, Any]]:
+    """Write the song objects as a few large NDJSON parts through `upload` (each object with
+    its `source_file` first, so a COPY error's raw line names the file); return the files that
+    are not one JSON object, as quarantine records.
 
     Thousands of tiny objects are COPY's slowest case: each costs a request and a slice's
-    scheduling, while a few large parts load in parallel at full speed.
+    scheduling, while a few large parts load in parallel at full speed. Parts are uploaded as
+    they fill, so memory holds one part at most.
     """
-    parts: list[bytes] = []
     rejects: list[dict[str, Any]] = []
-    current: list[str] = []
+    current: list[bytes] = []
     size = 0
     for batch in read_batches(lake, files):
         for row in batch.to_pylist():
             record, reason = _song_record(row)
             if reason:
-                rejects.append({"kind": "songs", "source_file": row["source_file"],
-                                "line_number": None, "reason": reason,
-                                "raw_text": (row["content"] or "")[:65535]})  # fmt: skip
+                rejects.append(reject("songs", row["source_file"], reason, row["content"]))
                 continue
-            line = json.dumps(record, ensure_ascii=False)
+            line = json.dumps(record, ensure_ascii=False).encode()
             current.append(line)
-            size += len(line)
+            size += len(line) + 1
             if size >= SONG_PART_BYTES:
-                parts.append(("\n".join(current) + "\n").encode())
+                upload(b"\n".join(current) + b"\n")
                 current, size = [], 0
     if current:
-        parts.append(("\n".join(current) + "\n").encode())
-    return parts, rejects
+        upload(b"\n".join(current) + b"\n")
+    return rejects
+
+
+def reject(kind: str, source_file: str, reason: str, raw: str | None) -> dict[str, Any]:
+    """A quarantine record sized for Redshift's columns (VARCHAR lengths count bytes)."""
+    return {
+        "kind": kind,
+        "source_file": source_file,
+        "line_number": None,
+        "reason": _truncate_bytes(reason, 512),
+        "raw_text": _truncate_bytes(raw or "", 65535) or None,
+    }
+
+
+def _truncate_bytes(text: str, limit: int) -> str:
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
 
 
 def _song_record(row: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
@@ -130,4 +147,5 @@ def _song_record(row: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None
         return None, "malformed JSON"
     if not isinstance(record, dict):
         return None, "not a JSON object"
-    return {**record, "source_file": row["source_file"]}, None
+    fields = {key: value for key, value in record.items() if key != "source_file"}
+    return {"source_file": row["source_file"], **fields}, None

@@ -26,6 +26,7 @@ DDL = (
     "ddl/staging_songs_next",
     "intermediate/plays_next",
     "ddl/load_history",
+    "ddl/run_lock",
     "ddl/users",
     "ddl/songs",
     "ddl/artists",

@@ -16,6 +16,7 @@ from typing import Any
 
 from tasks.errors import EtlError
 from tasks.lake import Lake, LakeFile
+from tasks.lake_s3 import s3_errors
 from tasks.redshift import load_settings
 from tasks.redshift_copy import (
     EVENT_JSONPATHS,
@@ -23,6 +24,7 @@ from tasks.redshift_copy import (
     copy_statement,
     manifest,
     max_errors,
+    reject,
 )
 from tasks.run_spec import RunSpec
 from tasks.warehouse import Session
@@ -47,7 +49,8 @@ class StagingArea:
 
     def put(self, name: str, body: bytes) -> str:
         key = f"{self.prefix}/{name}"
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=body)
+        with s3_errors(self.client, self.bucket, key):
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=body)
         return f"s3://{self.bucket}/{key}"
 
     def put_json(self, name: str, value: Any) -> str:
@@ -57,7 +60,10 @@ class StagingArea:
 def stage_with_copy(
     wh: Session, kind: str, run: RunSpec, lake: Lake, files: list[LakeFile], run_id: str
 ) -> None:
-    """COPY the run's files into the incoming tables (inside the caller's transaction)."""
+    """COPY the run's files into the incoming tables (inside the caller's transaction).
+
+    Objects the listing flagged (not JSON, no date) are quarantined, never COPYed.
+    """
     if not hasattr(lake, "bucket"):
         raise EtlError("Redshift loads the lake with COPY from S3: --source must be s3://…")
     settings = load_settings(run.warehouse)
@@ -67,17 +73,21 @@ def stage_with_copy(
         )
     area = StagingArea(lake, settings.staging_uri, run_id)
     base = {"iam_role": settings.copy_iam_role, "region": settings.region}
+    errors = "staging/copy_errors_serverless" if settings.serverless else "staging/copy_errors"
     files_csv = io.StringIO()
     csv.writer(files_csv).writerows((kind, f.key, f.etag or None) for f in files)
     files_uri = area.put(f"{kind}-files.csv", files_csv.getvalue().encode())
     _copy(wh, "staging/copy_incoming_files", {**base, "files_uri": files_uri})
+    flagged = [reject(kind, f.key, f.problem, None) for f in files if f.problem]
+    loadable = [f for f in files if not f.problem]
     if kind == "events":
-        _copy_events(wh, area, base, run, lake, files)
+        _copy_rejects(wh, area, base, kind, flagged)
+        _copy_events(wh, area, base, errors, run, lake, loadable)
     else:
-        _copy_songs(wh, area, base, run, lake, files)
+        _copy_songs(wh, area, base, errors, run, lake, loadable, flagged)
 
 
-def _copy_events(wh, area, base, run: RunSpec, lake: Any, files: list[LakeFile]) -> None:
+def _copy_events(wh, area, base, errors, run: RunSpec, lake: Any, files: list[LakeFile]) -> None:
     jsonpaths_uri = area.put_json("log_json_path.json", EVENT_JSONPATHS)
     for number, f in enumerate(files):
         manifest_uri = area.put_json(
@@ -86,32 +96,35 @@ def _copy_events(wh, area, base, run: RunSpec, lake: Any, files: list[LakeFile])
         values = {**base, "manifest_uri": manifest_uri, "jsonpaths_uri": jsonpaths_uri,
                   "max_errors": max_errors(run.max_rejected_share, [f])}  # fmt: skip
         _copy(wh, "staging/copy_events", values)
-        wh.run("staging/copy_errors", {"kind": "events", "source_file": f.key})
+        wh.run(errors, {"kind": "events", "source_file": f.key})
         wh.run("staging/events_copy_rejected", {"source_file": f.key})
         wh.run("staging/events_from_copy", {"source_file": f.key})
         wh.run("staging/clear_events_copy")
 
 
-def _copy_songs(wh, area, base, run: RunSpec, lake: Any, files: list[LakeFile]) -> None:
-    parts, rejects = compact_songs(lake, files)
-    if rejects:
-        lines = "\n".join(json.dumps(r, ensure_ascii=False) for r in rejects)
-        _copy(
-            wh,
-            "staging/copy_quarantine",
-            {**base, "rejects_uri": area.put("songs-rejects.json", lines.encode())},
-        )
-    if not parts:
+def _copy_songs(wh, area, base, errors, run, lake, files, flagged) -> None:
+    entries: list[dict[str, Any]] = []
+
+    def upload(part: bytes) -> None:
+        entries.append({"url": area.put(f"songs-{len(entries):05d}.json", part), "mandatory": True})
+
+    rejects = compact_songs(lake, files, upload)
+    _copy_rejects(wh, area, base, "songs", flagged + rejects)
+    if not entries:
         return
-    entries = [
-        {"url": area.put(f"songs-{n:05d}.json", part), "mandatory": True}
-        for n, part in enumerate(parts)
-    ]
     manifest_uri = area.put_json("songs.manifest", {"entries": entries})
     values = {**base, "manifest_uri": manifest_uri,
               "max_errors": max(1, int(run.max_rejected_share * len(files)))}  # fmt: skip
     _copy(wh, "staging/copy_songs", values)
-    wh.run("staging/copy_errors", {"kind": "songs", "source_file": None})
+    wh.run(errors, {"kind": "songs", "source_file": None})
+
+
+def _copy_rejects(wh, area, base, kind: str, rejects: list[dict[str, Any]]) -> None:
+    """Quarantine records found before COPY (flagged objects, unparseable song files)."""
+    if rejects:
+        lines = "\n".join(json.dumps(r, ensure_ascii=False) for r in rejects).encode()
+        uri = area.put(f"{kind}-rejects.json", lines)
+        _copy(wh, "staging/copy_quarantine", {**base, "rejects_uri": uri})
 
 
 def _copy(wh: Session, name: str, values: dict[str, Any]) -> None:

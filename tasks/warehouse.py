@@ -163,11 +163,17 @@ def run_lock(target: WarehouseTarget, poll_seconds: float = 1.0) -> Iterator[Non
 
     For a DuckDB file this is an advisory lock on `<file>.lock`: a second run waits here until
     the first ends (DuckDB's own lock only covers a single connection, so two runs could
-    otherwise take turns between tasks). On Redshift the deployment's concurrency limit plays
-    this part.
+    otherwise take turns between tasks). On Redshift a session holds `LOCK` on
+    sparkify_meta.run_lock in an open transaction for the run's length; a second run's LOCK
+    waits for it, whichever deployment, backfill day or command line started it.
     """
     if target.engine != "duckdb":
-        yield
+        with connect(target) as holder:
+            holder.run("ddl/schema_meta")
+            holder.run("ddl/run_lock")
+            with holder.transaction():
+                holder.execute("lock sparkify_meta.run_lock", label="run lock")
+                yield
         return
     lock_path = Path(f"{target.path}.lock")
     if not lock_path.parent.is_dir():

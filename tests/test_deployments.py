@@ -128,7 +128,7 @@ def test_a_broken_lake_fails_with_its_reason_and_leaves_the_warehouse(stack, sma
 
 def test_a_daily_run_scheduled_in_the_past_loads_its_own_day(stack, small_lake, tmp_path):
     warehouse = tmp_path / "w.duckdb"
-    late = ("--start-at", "2018-11-02 23:55:00")  # scheduled long ago: the run starts late
+    late = ("--start-at", "2018-11-03 00:15:00 UTC")  # scheduled long ago: the run starts late
     code, run_id = run_deployment(
         stack, "sparkify-daily/daily", *late, source=small_lake, warehouse=warehouse
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -31,7 +33,7 @@ from tasks.run_spec import RunSpec
 from tasks.schema import create_schema
 from tasks.staging import StageResult, stage_events, stage_songs
 from tasks.staging_redshift import URI_KINDS, stage_with_copy
-from tasks.warehouse import Session, WarehouseTarget, connect
+from tasks.warehouse import Session, WarehouseTarget, connect, run_lock
 from tests.conftest import UDACITY_SAMPLE
 from tests.factories import prepared_run
 from tests.reference import star_schema
@@ -105,7 +107,8 @@ def test_manifests_name_exact_objects_and_maxerror_follows_the_threshold() -> No
 def test_compaction_keeps_every_song_with_its_source_file(small_lake) -> None:
     lake = open_lake(str(small_lake))
     files = list_song_files(lake)
-    parts, rejects = compact_songs(lake, files)
+    parts: list[bytes] = []
+    rejects = compact_songs(lake, files, parts.append)
     records = [json.loads(line) for part in parts for line in part.decode().splitlines()]
     assert rejects == []
     assert sorted(r["source_file"] for r in records) == sorted(f.key for f in files)
@@ -249,7 +252,10 @@ def test_redshift_staging_writes_manifests_and_copies_each_log_file(
     from tests.s3_server import s3_client, upload_lake
 
     upload_lake(s3_endpoint, small_lake, "copy-lake", "lake")
-    s3_client(s3_endpoint).create_bucket(Bucket="copy-staging")
+    client = s3_client(s3_endpoint)
+    client.create_bucket(Bucket="copy-staging")
+    client.put_object(Bucket="copy-lake", Key="lake/log_data/2018/", Body=b"")  # folder marker
+    client.put_object(Bucket="copy-lake", Key="lake/log_data/2018/11/README.txt", Body=b"notes")
     for key, value in {"HOST": "cluster.example", "COPY_IAM_ROLE": ROLE, "REGION": "us-west-2",
                        "STAGING_URI": "s3://copy-staging/etl"}.items():  # fmt: skip
         monkeypatch.setenv(f"SPARKIFY_REDSHIFT_{key}", value)
@@ -262,10 +268,16 @@ def test_redshift_staging_writes_manifests_and_copies_each_log_file(
     stage_with_copy(songs_session, "songs", run, lake, songs, run.run_id)
 
     copies = [sql for sql, _ in events_session.sent if "\ncopy sparkify_staging.events_copy" in sql]
-    assert len(copies) == len(logs)
+    assert len(copies) == len([f for f in logs if not f.problem]) == len(logs) - 1
+    assert [f.key for f in logs if f.problem] == ["log_data/2018/11/README.txt"]
+    errors = [p for sql, p in events_session.sent if "from stl_load_errors" in sql]
+    assert len(errors) == len(copies)
+    quarantined = [
+        sql for sql, _ in events_session.sent if "copy sparkify_staging.quarantine" in sql
+    ]
+    assert len(quarantined) == 1  # the README.txt, as a rejects file
     for sql, _ in events_session.sent + songs_session.sent:
         assert sqlglot.parse_one(sql, read="redshift") is not None
-    client = s3_client(s3_endpoint)
     listed = client.list_objects_v2(Bucket="copy-staging", Prefix="etl/runs/r1/")["Contents"]
     names = sorted(obj["Key"].rsplit("/", 1)[-1] for obj in listed)
     assert "log_json_path.json" in names and "songs.manifest" in names
@@ -274,7 +286,7 @@ def test_redshift_staging_writes_manifests_and_copies_each_log_file(
     assert first["entries"] == [{"url": f"s3://copy-lake/lake/{logs[0].key}", "mandatory": True,
                                  "meta": {"content_length": logs[0].size}}]  # fmt: skip
     repair = [p for sql, p in events_session.sent if "f_repair_mojibake" in sql]
-    assert [p["source_file"] for p in repair] == [f.key for f in logs]
+    assert [p["source_file"] for p in repair] == [f.key for f in logs if not f.problem]
 
 
 def test_the_repair_lambda_answers_redshifts_batch_protocol() -> None:
@@ -289,3 +301,21 @@ def test_the_repair_lambda_answers_redshifts_batch_protocol() -> None:
     answer = module.handler({"arguments": [["Bj\u00c3\u0083\u00c2\u00b6rk"], [None], ["plain"]]})
     assert answer == {"success": True, "num_records": 3, "results": ["Björk", None, "plain"]}
     assert module.handler({"arguments": [[]]})["success"] is False
+
+
+def test_a_second_run_on_redshift_waits_for_the_run_lock(rig_target) -> None:
+    held = threading.Event()
+
+    def first() -> None:
+        with run_lock(rig_target):
+            held.set()
+            time.sleep(1.5)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    held.wait(timeout=30)
+    started = time.monotonic()
+    with run_lock(rig_target):
+        waited = time.monotonic() - started
+    thread.join()
+    assert waited >= 1.0

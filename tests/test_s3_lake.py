@@ -67,8 +67,10 @@ def test_the_flow_loads_an_s3_lake_from_the_standard_aws_environment(s3_lake, sm
 @pytest.mark.e2e
 @pytest.mark.usefixtures("prefect_server")
 def test_the_flow_loads_an_s3_lake_named_by_prefect_aws_blocks(
-    s3_lake, s3_endpoint, small_lake, tmp_path
+    s3_lake, s3_endpoint, small_lake, tmp_path, monkeypatch
 ):
+    for variable in [*TEST_ENV, "AWS_ENDPOINT_URL_S3"]:  # only the block may say where and who
+        monkeypatch.delenv(variable)
     credentials = AwsCredentials(
         aws_access_key_id=TEST_ENV["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=TEST_ENV["AWS_SECRET_ACCESS_KEY"],

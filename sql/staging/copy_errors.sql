@@ -1,11 +1,16 @@
--- quarantine_incoming: what the last COPY rejected, from Redshift's load-error log (which keeps
--- file, line, column and message, but not the raw line).
+-- quarantine_incoming: what the last COPY of this session rejected, from stl_load_errors (its
+-- query id is pg_last_copy_id()); compacted song lines name their song file in raw_line.
 insert into sparkify_staging.quarantine_incoming (kind, source_file, line_number, reason, raw_text)
 select
     :kind as kind,
-    coalesce(:source_file, trim(file_name)) as source_file,
+    coalesce(
+        :source_file,
+        nullif(regexp_substr(raw_line, '"source_file": "([^"]*)"', 1, 1, 'e'), ''),
+        trim(filename)
+    ) as source_file,
     line_number,
-    left(trim(column_name) || ': ' || trim(error_message), 512) as reason,
-    cast(null as varchar) as raw_text
-from sys_load_error_detail
-where query_id = pg_last_copy_id()
+    left(coalesce(trim(colname), '?') || ': ' || coalesce(trim(err_reason), 'load error'), 512)
+        as reason,
+    trim(raw_line) as raw_text
+from stl_load_errors
+where query = pg_last_copy_id()

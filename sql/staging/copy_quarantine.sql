@@ -6,3 +6,4 @@ format as json 'auto'
 region :region
 compupdate off
 statupdate off
+truncatecolumns

@@ -33,8 +33,16 @@ records as (
 documents as (
     select
         *,
-        case when read_error is null and json_valid(raw_text) then raw_text::json end as doc
+        case when read_error is null and json_valid(raw_text) then json_type(raw_text) end as doc_type
     from records
+),
+
+fields as (
+    -- one parse per line: every field as a JSON value, checked and cast from there
+    select
+        *,
+        case when doc_type = 'OBJECT' then json_transform(raw_text, '{"artist": "JSON", "auth": "JSON", "firstName": "JSON", "gender": "JSON", "itemInSession": "JSON", "lastName": "JSON", "length": "JSON", "level": "JSON", "location": "JSON", "method": "JSON", "page": "JSON", "registration": "JSON", "sessionId": "JSON", "song": "JSON", "status": "JSON", "ts": "JSON", "userAgent": "JSON", "userId": "JSON"}') end as j
+    from documents
 ),
 
 final as (
@@ -42,45 +50,45 @@ final as (
         source_file,
         line_number,
         raw_text,
-        doc,
+        j,
         coalesce(
             read_error,
-            case when doc is null then 'malformed JSON' end,
-            case when json_type(doc) <> 'OBJECT' then 'not a JSON object' end,
-            json_field_problem(doc, 'ts', ['UBIGINT', 'BIGINT'], true),
-            json_field_problem(doc, 'userId', ['VARCHAR', 'UBIGINT', 'BIGINT'], true),
-            json_field_problem(doc, 'sessionId', ['UBIGINT', 'BIGINT'], true),
-            json_field_problem(doc, 'itemInSession', ['UBIGINT', 'BIGINT'], true),
-            json_field_problem(doc, 'page', ['VARCHAR'], true),
-            json_field_problem(doc, 'level', ['VARCHAR'], true),
-            case when doc ->> '$.level' not in ('free', 'paid') then 'level is not free or paid' end,
-            json_field_problem(doc, 'song', ['VARCHAR'], doc ->> '$.page' = 'NextSong'),
-            json_field_problem(doc, 'artist', ['VARCHAR'], doc ->> '$.page' = 'NextSong'),
-            json_field_problem(doc, 'length', ['UBIGINT', 'BIGINT', 'DOUBLE'], doc ->> '$.page' = 'NextSong'),
-            json_field_problem(doc, 'firstName', ['VARCHAR'], false),
-            json_field_problem(doc, 'lastName', ['VARCHAR'], false),
-            json_field_problem(doc, 'gender', ['VARCHAR'], false),
-            json_field_problem(doc, 'location', ['VARCHAR'], false),
-            json_field_problem(doc, 'userAgent', ['VARCHAR'], false),
-            json_field_problem(doc, 'auth', ['VARCHAR'], false),
-            json_field_problem(doc, 'method', ['VARCHAR'], false),
-            json_field_problem(doc, 'registration', ['UBIGINT', 'BIGINT', 'DOUBLE'], false),
-            json_field_problem(doc, 'status', ['UBIGINT', 'BIGINT'], false),
-            case when try_cast(doc ->> '$.ts' as bigint) not between 0 and 4102444799999
+            case when doc_type is null then 'malformed JSON' end,
+            case when doc_type <> 'OBJECT' then 'not a JSON object' end,
+            json_field_problem(j."ts", 'ts', ['UBIGINT', 'BIGINT'], true),
+            json_field_problem(j."userId", 'userId', ['VARCHAR', 'UBIGINT', 'BIGINT'], true),
+            json_field_problem(j."sessionId", 'sessionId', ['UBIGINT', 'BIGINT'], true),
+            json_field_problem(j."itemInSession", 'itemInSession', ['UBIGINT', 'BIGINT'], true),
+            json_field_problem(j."page", 'page', ['VARCHAR'], true),
+            json_field_problem(j."level", 'level', ['VARCHAR'], true),
+            case when (j."level" ->> '$') not in ('free', 'paid') then 'level is not free or paid' end,
+            json_field_problem(j."song", 'song', ['VARCHAR'], (j."page" ->> '$') = 'NextSong'),
+            json_field_problem(j."artist", 'artist', ['VARCHAR'], (j."page" ->> '$') = 'NextSong'),
+            json_field_problem(j."length", 'length', ['UBIGINT', 'BIGINT', 'DOUBLE'], (j."page" ->> '$') = 'NextSong'),
+            json_field_problem(j."firstName", 'firstName', ['VARCHAR'], false),
+            json_field_problem(j."lastName", 'lastName', ['VARCHAR'], false),
+            json_field_problem(j."gender", 'gender', ['VARCHAR'], false),
+            json_field_problem(j."location", 'location', ['VARCHAR'], false),
+            json_field_problem(j."userAgent", 'userAgent', ['VARCHAR'], false),
+            json_field_problem(j."auth", 'auth', ['VARCHAR'], false),
+            json_field_problem(j."method", 'method', ['VARCHAR'], false),
+            json_field_problem(j."registration", 'registration', ['UBIGINT', 'BIGINT', 'DOUBLE'], false),
+            json_field_problem(j."status", 'status', ['UBIGINT', 'BIGINT'], false),
+            case when try_cast((j."ts" ->> '$') as bigint) not between 0 and 4102444799999
                 then 'ts is not between 1970 and 2100' end,
-            case when try_cast(doc ->> '$.ts' as bigint) is null then 'ts out of range' end,
-            case when try_cast(doc ->> '$.sessionId' as bigint) is null then 'sessionId out of range' end,
-            case when try_cast(doc ->> '$.itemInSession' as integer) is null
+            case when try_cast((j."ts" ->> '$') as bigint) is null then 'ts out of range' end,
+            case when try_cast((j."sessionId" ->> '$') as bigint) is null then 'sessionId out of range' end,
+            case when try_cast((j."itemInSession" ->> '$') as integer) is null
                 then 'itemInSession out of range' end,
-            case when try_cast(coalesce(doc ->> '$.status', '0') as integer) is null
+            case when try_cast(coalesce((j."status" ->> '$'), '0') as integer) is null
                 then 'status out of range' end,
-            case when not isfinite(try_cast(coalesce(doc ->> '$.length', '0') as double))
-                or try_cast(doc ->> '$.length' as double) < 0
+            case when not isfinite(try_cast(coalesce((j."length" ->> '$'), '0') as double))
+                or try_cast((j."length" ->> '$') as double) < 0
                 then 'length is not a non-negative number' end,
-            case when not isfinite(try_cast(coalesce(doc ->> '$.registration', '0') as double))
+            case when not isfinite(try_cast(coalesce((j."registration" ->> '$'), '0') as double))
                 then 'registration is not a finite number' end
         ) as reason
-    from documents
+    from fields
 )
 
 select * from final

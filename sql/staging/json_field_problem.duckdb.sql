@@ -1,9 +1,10 @@
--- json_field_problem: why a JSON field breaks the lake's contract (missing or wrong type), else NULL.
-create or replace temp macro json_field_problem(doc, field, expected, required) as
+-- json_field_problem: why one JSON field's value breaks the lake's contract (missing or of the
+-- wrong type), else NULL. `value` is the field as JSON (NULL when the key is absent).
+create or replace temp macro json_field_problem(value, field, expected, required) as
     case
-        when coalesce(json_type(doc, '$.' || field), 'NULL') = 'NULL'
+        when coalesce(json_type(value), 'NULL') = 'NULL'
             then case when required then 'missing ' || field end
-        when not list_contains(expected, json_type(doc, '$.' || field))
-            then field || ' is ' || lower(json_type(doc, '$.' || field)) || ', expected '
+        when not list_contains(expected, json_type(value))
+            then field || ' is ' || lower(json_type(value)) || ', expected '
                 || case when expected[1] = 'VARCHAR' then 'a string' else 'a number' end
     end
