@@ -127,6 +127,7 @@ def _clear_incoming(wh: Session, kind: str) -> None:
 def _parse_in_duckdb(wh: Any, kind: str, lake: Lake, files: list[LakeFile]) -> None:
     """Stream the files into the embedded warehouse and parse them there, batch by batch."""
     wh.run("staging/json_field_problem")
+    wh.run("staging/repair_text")
     listing = pa.table(
         {"source_file": [f.key for f in files], "etag": [f.etag or None for f in files]},
         schema=pa.schema([("source_file", pa.string()), ("etag", pa.string())]),
