@@ -20,7 +20,7 @@ POOL := sparkify-local
 DEPLOYMENT ?= sparkify-etl/full-refresh
 PREFECT := PREFECT_API_URL=$(PREFECT_URL) $(VENV)/bin/prefect
 
-.PHONY: run test lint format sample clean server worker deploy trigger backfill
+.PHONY: run test lint format sample clean server worker deploy trigger backfill report
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: $(INSTALLED)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
+
+# The song-play report of the warehouse `make run` built (an HTML file that opens offline).
+report: $(INSTALLED)
+	@if [ ! -f "$(WAREHOUSE)" ]; then $(MAKE) run; fi
+	$(PY) -m flows.sparkify_report --warehouse $(WAREHOUSE) --out report.html
 
 server: $(INSTALLED)
 	PREFECT_UI_API_URL=$(PREFECT_URL) PREFECT_SERVER_API_HOST=127.0.0.1 \
@@ -70,4 +75,4 @@ format: $(INSTALLED)
 	$(PY) -m ruff check --fix .
 
 clean:
-	rm -rf $(VENV) $(SAMPLE_LAKE) $(WAREHOUSE) $(WAREHOUSE).wal .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(SAMPLE_LAKE) $(WAREHOUSE) $(WAREHOUSE).wal $(WAREHOUSE).lock report.html .pytest_cache .ruff_cache *.egg-info

@@ -55,11 +55,13 @@ def sparkify_etl(
     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE,
     aws_credentials_block: str | None = None,
     s3_bucket_block: str | None = None,
+    report: str | None = None,
 ) -> RunSummary:
     """Load one partition of the lake (`day`) or all of it into the warehouse's star schema.
 
     `source` is a directory or `s3://bucket/prefix`; S3 credentials and endpoint come from the
-    named prefect-aws blocks, else from the standard AWS environment.
+    named prefect-aws blocks, else from the standard AWS environment. With `report` (a file
+    path), the song-play report runs after a successful load and is written there.
     """
     run = RunSpec(
         lake=LakeSource(source, aws_credentials_block, s3_bucket_block),
@@ -76,6 +78,10 @@ def sparkify_etl(
         get_run_logger().error("%s", exc)
         raise
     publish_summary_artifact(summary)
+    if report:
+        from flows.sparkify_report import sparkify_report  # a subflow, only when asked
+
+        sparkify_report(warehouse=warehouse, out=report)
     return summary
 
 
@@ -118,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", required=True, help="lake: a directory or s3://bucket/prefix")
     parser.add_argument("--aws-credentials-block", help="prefect-aws AwsCredentials block name")
     parser.add_argument("--s3-bucket-block", help="prefect-aws S3Bucket block name")
+    parser.add_argument("--report", help="after loading, write the song-play report here (HTML)")
     parser.add_argument("--warehouse", default="warehouse.duckdb", help="DuckDB file to write")
     parser.add_argument(
         "--date",
@@ -139,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             source=args.source,
             aws_credentials_block=args.aws_credentials_block,
             s3_bucket_block=args.s3_bucket_block,
+            report=args.report,
             warehouse=args.warehouse,
             day=args.date,
             max_rejected_share=args.max_rejected_share,

@@ -120,6 +120,14 @@ class RedshiftSession(Session):
             # the connection dropped or timed out mid-statement: transient, the task retries
             raise WarehouseUnavailable(f"lost the Redshift connection: {_first_line(exc)}") from exc
 
+    def _described(self, sql: str, params: Mapping[str, Any] | None) -> tuple[list[str], list]:
+        cursor = self._cursor()
+        try:
+            cursor.execute(sql, dict(params) if params else None)
+            return [column[0] for column in cursor.description], list(cursor.fetchall() or [])
+        finally:
+            cursor.close()
+
 
 def load_settings(target: WarehouseTarget) -> RedshiftWarehouse:
     """The block a target names (`env`: the SPARKIFY_REDSHIFT_* variables)."""

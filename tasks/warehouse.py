@@ -87,6 +87,13 @@ class Session:
         """Rows of the query in `sql/<name>.sql` (small results: counts, checks, summaries)."""
         return self.query(render(name, self.dialect), params)
 
+    def columns_and_rows(
+        self, name: str, params: Mapping[str, Any] | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """A named query's column names and rows (for reports)."""
+        columns, rows = self._described(render(name, self.dialect), params)
+        return columns, [tuple(row) for row in rows]
+
     def count(self, table: str) -> int:
         """Rows in a table the ETL owns (`schema.table` from a closed set, quoted here)."""
         return int(self.scalar(f"select count(*) from {quote_table(table)}"))
@@ -116,6 +123,9 @@ class Session:
     def _fetch(self, sql: str, params: Mapping[str, Any] | None) -> list[Any]:
         raise NotImplementedError
 
+    def _described(self, sql: str, params: Mapping[str, Any] | None) -> tuple[list[str], list]:
+        raise NotImplementedError
+
 
 class DuckDBSession(Session):
     """A session on the embedded warehouse file."""
@@ -125,6 +135,10 @@ class DuckDBSession(Session):
 
     def _fetch(self, sql: str, params: Mapping[str, Any] | None) -> list[Any]:
         return self._conn.execute(sql, dict(params) if params else None).fetchall()
+
+    def _described(self, sql: str, params: Mapping[str, Any] | None) -> tuple[list[str], list]:
+        cursor = self._conn.execute(sql, dict(params) if params else None)
+        return [column[0] for column in cursor.description], cursor.fetchall()
 
     def register(self, view_name: str, data: Any) -> None:
         """Expose an Arrow table or batch to SQL under `view_name`."""

@@ -1,0 +1,94 @@
+"""The report flow: answer the song-play questions for a date range and publish the answers.
+
+    .venv/bin/python -m flows.sparkify_report --warehouse warehouse.duckdb --out report.html
+
+Publishes table artifacts for the rankings, a markdown artifact with the charts, and writes a
+self-contained HTML report (charts and tables) that opens offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.futures import wait
+
+from tasks.analysis import ANALYSES, AnalysisResult, run_analysis
+from tasks.errors import EtlError
+from tasks.lake import LakeSource
+from tasks.report_charts import markdown, render_html
+from tasks.run_spec import RunSpec
+from tasks.warehouse import WarehouseTarget, connect
+
+RANKINGS = ("top_songs", "top_artists", "plays_by_location", "plays_by_user_agent", "level_changes")
+
+
+@flow(name="sparkify-report", flow_run_name="sparkify-report")
+def sparkify_report(
+    warehouse: str = "warehouse.duckdb",
+    start: datetime | None = None,
+    end: datetime | None = None,
+    out: str = "report.html",
+) -> str:
+    """Run every analysis over [start, end) (default: all plays) and publish the report."""
+    run = RunSpec(lake=LakeSource(""), warehouse=WarehouseTarget.parse(warehouse))
+    start, end = _period(run, start, end)
+    futures = [run_analysis.submit(run, name, start, end) for name in ANALYSES]
+    wait(futures)
+    results: list[AnalysisResult] = [future.result() for future in futures]
+    for result in results:
+        if result.name in RANKINGS:
+            rows = [dict(zip(result.columns, map(_plain, row), strict=True)) for row in result.rows]
+            create_table_artifact(key=f"sparkify-{result.name.replace('_', '-')}", table=rows,
+                                  description=result.question)  # fmt: skip
+    create_markdown_artifact(key="sparkify-report", markdown=markdown(results, start, end),
+                             description="Song plays: charts")  # fmt: skip
+    path = Path(out).expanduser().resolve()
+    path.write_text(render_html(results, start, end), encoding="utf-8")
+    return str(path)
+
+
+def _period(
+    run: RunSpec, start: datetime | None, end: datetime | None
+) -> tuple[datetime, datetime]:
+    if start and end:
+        return start, end
+    with connect(run.warehouse) as wh:
+        first, last = wh.query("select min(start_time), max(start_time) from songplays")[0]
+    if first is None:
+        raise EtlError(f"warehouse {run.warehouse} has no songplays to report on")
+    return start or first, end or last + timedelta(milliseconds=1)
+
+
+def _plain(value: object) -> object:
+    return value if isinstance(value, int | float | str) or value is None else str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m flows.sparkify_report",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--warehouse", default="warehouse.duckdb")
+    parser.add_argument("--start", type=datetime.fromisoformat, help="first instant (UTC)")
+    parser.add_argument("--end", type=datetime.fromisoformat, help="end instant, excluded")
+    parser.add_argument("--out", default="report.html")
+    args = parser.parse_args(argv)
+    try:
+        path = sparkify_report(
+            warehouse=args.warehouse, start=args.start, end=args.end, out=args.out
+        )
+    except EtlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"report written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

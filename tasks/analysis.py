@@ -1,0 +1,42 @@
+"""The song-play analyses: every query under sql/analysis/, run for a date range."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from prefect import task
+
+from tasks.retry import WAREHOUSE_TASK
+from tasks.run_spec import RunSpec
+from tasks.sql_files import sql_path, statement_names
+from tasks.warehouse import connect
+
+ANALYSES = tuple(name.removeprefix("analysis/") for name in statement_names("analysis/"))
+
+
+@dataclass
+class AnalysisResult:
+    """One question, answered: its rows with their column names."""
+
+    name: str
+    question: str
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def question(name: str) -> str:
+    """The question a query answers: its header comment, without the name."""
+    header = sql_path(f"analysis/{name}", "redshift")[0].read_text().splitlines()[0]
+    return header.removeprefix("--").strip().removeprefix(f"{name}:").strip()
+
+
+@task(name="analyse", task_run_name="analyse {name}", tags=["sparkify", "report"], **WAREHOUSE_TASK)
+def run_analysis(run: RunSpec, name: str, start: datetime, end: datetime) -> AnalysisResult:
+    """Run one analysis query over [start, end)."""
+    with connect(run.warehouse) as wh:
+        columns, rows = wh.columns_and_rows(
+            f"analysis/{name}", {"start_time": start, "end_time": end}
+        )
+    return AnalysisResult(name, question(name), columns, rows)
