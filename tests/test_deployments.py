@@ -150,3 +150,21 @@ def test_a_backfill_loads_day_by_day_and_names_the_day_that_failed(stack, small_
     assert "1 of 3 days failed: 2018-11-05: lake" in flow_run["state"]["message"]
     loaded = query(warehouse, "select partition_label from sparkify_meta.load_history order by 1")
     assert loaded == [("2018-11-03",), ("2018-11-04",)]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium)")
+def test_the_report_deployment_shows_its_charts_in_the_ui(stack, completed_run, tmp_path):
+    _, warehouse = completed_run
+    code, run_id = run_deployment(
+        stack, "sparkify-report/report", warehouse=warehouse, out=tmp_path / "report.html"
+    )
+    assert code == 0 and (tmp_path / "report.html").is_file()
+    body = {"artifacts": {"flow_run_id": {"any_": [run_id]}, "key": {"any_": ["sparkify-report"]}}}
+    artifact = stack.api("POST", "/artifacts/filter", body)[0]
+    url = f"{stack.api_url.removesuffix('/api')}/v2/artifacts/artifact/{artifact['id']}"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile'}",
+             "--virtual-time-budget=20000"]  # fmt: skip
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True,
+                         timeout=120).stdout  # fmt: skip
+    assert dom.count('src="data:image/png;base64,') == 4

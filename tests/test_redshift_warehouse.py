@@ -158,6 +158,16 @@ def _load_staging_like_copy(duckdb_run: RunSpec, rig_run: RunSpec) -> dict[str, 
     return staged
 
 
+def _built_on_rig(target: WarehouseTarget, lake: Path, tmp_path: Path) -> tuple[RunSpec, dict]:
+    """Schema, staging (loaded as COPY would) and every built table, on the rig."""
+    rig_run = RunSpec(lake=LakeSource(str(lake)), warehouse=target)
+    create_schema.fn(rig_run)
+    staged = _load_staging_like_copy(prepared_run(lake, tmp_path / "w.duckdb"), rig_run)
+    for table in MARTS:
+        build_table.fn(rig_run, table)
+    return rig_run, staged
+
+
 def _published(target: WarehouseTarget) -> dict[str, list[tuple]]:
     with connect(target) as wh:
         return {t: sorted(wh.query(f'select * from "{t}"')) for t in MARTS}
@@ -166,11 +176,7 @@ def _published(target: WarehouseTarget) -> dict[str, list[tuple]]:
 def test_the_transform_checks_and_publish_run_through_redshift_connector(
     rig_target, small_lake, tmp_path
 ) -> None:
-    rig_run = RunSpec(lake=LakeSource(str(small_lake)), warehouse=rig_target)
-    create_schema.fn(rig_run)
-    staged = _load_staging_like_copy(prepared_run(small_lake, tmp_path / "w.duckdb"), rig_run)
-    for table in MARTS:
-        build_table.fn(rig_run, table)
+    rig_run, staged = _built_on_rig(rig_target, small_lake, tmp_path)
     results = [r for table in MARTS for r in check_table.fn(rig_run, table)]
     assert results and all(r.passed for r in results), [r for r in results if not r.passed]
     published = publish.fn(rig_run, staged)
@@ -186,11 +192,7 @@ def test_the_transform_checks_and_publish_run_through_redshift_connector(
 def test_a_failed_publish_rolls_back_and_keeps_the_published_tables(
     rig_target, small_lake, tmp_path
 ) -> None:
-    rig_run = RunSpec(lake=LakeSource(str(small_lake)), warehouse=rig_target)
-    create_schema.fn(rig_run)
-    staged = _load_staging_like_copy(prepared_run(small_lake, tmp_path / "w.duckdb"), rig_run)
-    for table in MARTS:
-        build_table.fn(rig_run, table)
+    rig_run, staged = _built_on_rig(rig_target, small_lake, tmp_path)
     publish.fn(rig_run, staged)
     before = _published(rig_target)
     with connect(rig_target) as wh:
