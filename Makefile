@@ -11,6 +11,8 @@ LAKE ?= $(SAMPLE_LAKE)
 WAREHOUSE ?= warehouse.duckdb
 DATE ?=
 SAMPLE_ARGS ?= --songs 500 --events 50000 --days 30 --users 200
+# Prefect's servers (the temporary one of a one-off run too) send no usage telemetry.
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
 # The local Prefect loop: make server (one terminal), make worker (another), make deploy,
 # make trigger (or make backfill START=2018-11-01 END=2018-11-30), then open the UI.

@@ -10,6 +10,8 @@ import pytest
 
 from tasks.sample_lake import LakeSpec, generate_lake
 
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry from tests
+
 UDACITY_SAMPLE = Path(
     os.environ.get(
         "SPARKIFY_UDACITY_SAMPLE",

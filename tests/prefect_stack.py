@@ -49,6 +49,7 @@ def prefect_stack(home: Path) -> Iterator[PrefectStack]:
         "PREFECT_UI_API_URL": api_url,
         "PREFECT_SERVER_API_HOST": "127.0.0.1",
         "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PWD": str(REPO),
     }
     logs = home / "logs"
