@@ -55,11 +55,6 @@ class WarehouseTarget:
             return cls(engine="redshift", block=block, dialect="redshift")
         return cls(path=str(Path(warehouse).expanduser().resolve()))
 
-    @property
-    def default_schema(self) -> str:
-        """The schema analysts query: `main` in DuckDB, `public` in Redshift."""
-        return "main" if self.dialect == "duckdb" else "public"
-
     def __str__(self) -> str:
         return self.path or f"{REDSHIFT_PREFIX}{self.block}"
 
