@@ -17,12 +17,12 @@ from sqlglot import exp
 
 from tasks.contracts import CONTRACTS
 from tasks.errors import QualityCheckFailed
+from tasks.marts import BUILD_SCHEMA
 from tasks.retry import WAREHOUSE_TASK
 from tasks.run_spec import RunSpec
 from tasks.sql_files import render, statement_names
 from tasks.warehouse import Session, connect
 
-BUILD_SCHEMA = "sparkify_build"
 SAMPLE_ROWS = 5
 
 

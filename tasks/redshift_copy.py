@@ -11,7 +11,6 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from tasks.errors import EtlError
@@ -38,13 +37,6 @@ _VALIDATORS = {"uri": _S3_URI, "role": _ROLE_ARN, "region": _REGION, "key": _KEY
 
 class UnsafeLiteral(EtlError):
     """A value that would be quoted into COPY does not look like what it claims to be."""
-
-
-@dataclass(frozen=True)
-class CopySettings:
-    iam_role: str
-    region: str
-    staging_uri: str
 
 
 def copy_statement(name: str, values: dict[str, Any], kinds: dict[str, str]) -> str:

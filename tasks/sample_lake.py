@@ -20,7 +20,7 @@ import argparse
 import json
 import random
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -191,7 +191,6 @@ class _User:
     registration: float
     level: str
     switch_ms: int | None = None
-    sessions: list[int] = field(default_factory=list)
 
     def level_at(self, ts: int) -> str:
         if self.switch_ms is not None and ts >= self.switch_ms:
