@@ -63,3 +63,36 @@ def prepared_run(lake: Path, warehouse: Path, **options: Any) -> RunSpec:
     )
     create_schema.fn(run)
     return run
+
+
+def write_object(lake: Path, key: str, content: str | bytes) -> str:
+    """Any object of the lake at `key` (lake-relative), byte for byte; returns the key."""
+    path = lake / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return key
+
+
+def insert_lines(path: Path, lines: list[str], at: int | None = None) -> int:
+    """Insert raw lines into a log file (its middle by default); return the first's line number."""
+    existing = path.read_text(encoding="utf-8").split("\n")
+    at = len(existing) // 2 if at is None else at
+    path.write_text("\n".join([*existing[:at], *lines, *existing[at:]]), encoding="utf-8")
+    return at + 1
+
+
+def song_text(record: dict[str, Any], indent: int | None = None) -> str:
+    """A song file's text as the lake writes it (`json.dumps` spacing), or pretty-printed."""
+    return json.dumps(record, indent=indent)
+
+
+def with_trailing_comma(text: str) -> str:
+    """An object's JSON with a comma before its closing brace (`{"a": 1,}`): not valid JSON."""
+    return text[: text.rindex("}")] + ",}"
+
+
+def prepared_source_run(source: str, warehouse: Path) -> RunSpec:
+    """As `prepared_run`, for a lake named by URI (`s3://bucket/prefix`)."""
+    run = RunSpec(lake=LakeSource(source), warehouse=WarehouseTarget(path=str(warehouse)))
+    create_schema.fn(run)
+    return run

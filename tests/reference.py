@@ -34,6 +34,8 @@ def read_events(lake: Path) -> list[dict]:
                 event[name] = repair_mojibake(event.get(name))
             if event.get("gender") == "":
                 event["gender"] = None
+            if isinstance(event.get("userId"), str) and not event["userId"].strip(" \t\r\n"):
+                event["userId"] = ""  # blank: logged out, like an empty userId
             if event["userAgent"] and event["userAgent"].startswith('"'):
                 event["userAgent"] = event["userAgent"][1:-1]
             events.append({**event, "_file": key, "_line": number})

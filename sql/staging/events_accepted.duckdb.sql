@@ -1,5 +1,6 @@
 -- events_incoming: the batch's accepted log lines, typed; text repaired of double-encoded UTF-8,
--- the userAgent's surrounding quotes dropped, an empty gender NULL.
+-- the userAgent's surrounding quotes dropped, an empty gender NULL, a blank userId (only spaces,
+-- tabs or line breaks) empty like a logged-out event's.
 insert into sparkify_staging.events_incoming
 select
     repair_text(j."artist" ->> '$') as artist,
@@ -19,7 +20,10 @@ select
     cast((j."status" ->> '$') as integer) as status,
     cast((j."ts" ->> '$') as bigint) as ts,
     regexp_replace(repair_text(j."userAgent" ->> '$'), '^"(.*)"$', '\1') as user_agent,
-    (j."userId" ->> '$') as user_id,
+    case
+        when trim((j."userId" ->> '$'), ' ' || chr(9) || chr(10) || chr(13)) = '' then ''
+        else (j."userId" ->> '$')
+    end as user_id,
     source_file,
     line_number
 from parsed

@@ -1,6 +1,7 @@
 -- events_incoming: the copied file's events with their source file, text repaired of
--- double-encoded UTF-8 and the userAgent's surrounding quotes dropped; rows missing a required
--- field go to quarantine instead (events_copy_rejected). COPY keeps no line number.
+-- double-encoded UTF-8, the userAgent's surrounding quotes dropped and a blank userId (only
+-- spaces, tabs or line breaks) empty like a logged-out event's; rows missing a required field
+-- go to quarantine instead (events_copy_rejected). COPY keeps no line number.
 insert into sparkify_staging.events_incoming
 select
     f_repair_mojibake(artist) as artist,
@@ -24,7 +25,10 @@ select
             then substring(user_agent, 2, len(user_agent) - 2)
         else user_agent
     end as user_agent,
-    user_id,
+    case
+        when btrim(user_id, ' ' || chr(9) || chr(10) || chr(13)) = '' then ''
+        else user_id
+    end as user_id,
     :source_file as source_file,
     cast(null as integer) as line_number
 from sparkify_staging.events_copy

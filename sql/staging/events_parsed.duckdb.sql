@@ -1,11 +1,17 @@
 -- parsed (events): one row per non-blank line of the batch's log files, or per line or file the
 -- reader could not decode, with the reason it is rejected (NULL = accepted). CRLF and CR end
--- lines like LF; blank lines are not records.
+-- lines like LF; blank lines are not records; a BOM opening a line (files concatenated) is
+-- dropped. A line over 4 MB (Redshift COPY's limit for one JSON object) is not parsed; a
+-- trailing comma (`{"a": 1,}`), which DuckDB's parser tolerates, is malformed JSON: the check
+-- blanks out string literals first, so a `,}` inside a value does not count.
 create or replace temp table parsed as
 with files as (
     select
         source_file,
-        replace(replace(content, chr(13) || chr(10), chr(10)), chr(13), chr(10)) as content,
+        replace(
+            replace(replace(content, chr(13) || chr(10), chr(10)), chr(13), chr(10)),
+            chr(10) || chr(65279), chr(10)
+        ) as content,
         read_error,
         line_number
     from lake_batch
@@ -33,7 +39,16 @@ records as (
 documents as (
     select
         *,
-        case when read_error is null and json_valid(raw_text) then json_type(raw_text) end as doc_type
+        case
+            -- one WHEN per step: DuckDB evaluates both sides of an AND, a CASE only what it needs
+            when read_error is not null or strlen(raw_text) > 4194304 then null
+            when not json_valid(raw_text) then null
+            when not regexp_matches(raw_text, ',\s*[}\]]') then json_type(raw_text)
+            when regexp_matches(
+                regexp_replace(raw_text, '"(?:[^"\\]|\\.)*"', '""', 'g'), ',\s*[}\]]'
+            ) then null
+            else json_type(raw_text)
+        end as doc_type
     from records
 ),
 
@@ -53,6 +68,7 @@ final as (
         j,
         coalesce(
             read_error,
+            case when strlen(raw_text) > 4194304 then 'record over 4 MB' end,
             case when doc_type is null then 'malformed JSON' end,
             case when doc_type <> 'OBJECT' then 'not a JSON object' end,
             json_field_problem(j."ts", 'ts', ['UBIGINT', 'BIGINT'], true),

@@ -1,5 +1,6 @@
 -- parsed (songs): one row per song file of the batch (a file holds one song object), with the
--- reason it is rejected (NULL = accepted).
+-- reason it is rejected (NULL = accepted). As for events, a file over 4 MB is not parsed and a
+-- trailing comma outside string literals (`{"a": 1,}`) is malformed JSON.
 create or replace temp table parsed as
 with files as (
     select source_file, content, read_error from lake_batch
@@ -11,7 +12,16 @@ documents as (
         cast(null as bigint) as line_number,
         content as raw_text,
         read_error,
-        case when read_error is null and json_valid(content) then json_type(content) end as doc_type
+        case
+            -- one WHEN per step: DuckDB evaluates both sides of an AND, a CASE only what it needs
+            when read_error is not null or strlen(content) > 4194304 then null
+            when not json_valid(content) then null
+            when not regexp_matches(content, ',\s*[}\]]') then json_type(content)
+            when regexp_matches(
+                regexp_replace(content, '"(?:[^"\\]|\\.)*"', '""', 'g'), ',\s*[}\]]'
+            ) then null
+            else json_type(content)
+        end as doc_type
     from files
 ),
 
@@ -32,6 +42,7 @@ final as (
         coalesce(
             read_error,
             case when trim(raw_text, ' ' || chr(9) || chr(10) || chr(13)) = '' then 'empty file' end,
+            case when strlen(raw_text) > 4194304 then 'record over 4 MB' end,
             case when doc_type is null then 'malformed JSON' end,
             case when doc_type <> 'OBJECT' then 'not a JSON object' end,
             json_field_problem(j."song_id", 'song_id', ['VARCHAR'], true),
