@@ -1,7 +1,8 @@
 """The Sparkify ETL flow: the lake's JSON into a checked star schema, one partition per run.
 
-    create schema -> stage events | stage songs -> load users | songs | artists | time
-      -> load songplays -> check each table (in parallel) -> publish
+    create schema -> stage events | stage songs -> (daily runs: scope changes)
+      -> load users | songs | artists | time -> load songplays
+      -> check each table (in parallel) -> publish
 
 Run it from a shell:
 
@@ -33,6 +34,7 @@ from tasks.report import (
 )
 from tasks.run_spec import DEFAULT_MAX_REJECTED_SHARE, RunSpec
 from tasks.schema import create_schema
+from tasks.scope import scope_changes
 from tasks.staging import check_rejected_share, stage_events, stage_songs
 from tasks.warehouse import WarehouseTarget, run_lock
 
@@ -98,6 +100,9 @@ def _run(run: RunSpec, summary: RunSummary) -> None:
         wait(list(staging.values()))
         summary.staged = {kind: future.result() for kind, future in staging.items()}
     check_rejected_share(list(summary.staged.values()), run.max_rejected_share)
+    if run.incremental:
+        with summary.timed("scope"):
+            scope_changes(run)
     with summary.timed("dimensions"):
         dimensions = [build_table.submit(run, table) for table in DIMENSIONS]
         wait(dimensions)

@@ -20,6 +20,7 @@ from tasks.errors import QualityCheckFailed
 from tasks.marts import BUILD_SCHEMA
 from tasks.retry import WAREHOUSE_TASK
 from tasks.run_spec import RunSpec
+from tasks.scope import next_state, replace_relations
 from tasks.sql_files import render, statement_names
 from tasks.warehouse import Session, connect
 
@@ -73,14 +74,29 @@ def column_checks(table: str, model: type[pa.DataFrameModel], dialect: str) -> l
     return checks
 
 
-def sql_checks(table: str, dialect: str) -> list[Check]:
-    """The hand-written checks under sql/checks/ that belong to `table`."""
+def sql_checks(table: str, dialect: str, incremental: bool = False) -> list[Check]:
+    """The hand-written checks under sql/checks/ that belong to `table`.
+
+    On a daily run the build holds only the changed keys' rows, so a lookup into another
+    table looks into that table's next state (unchanged published rows + rebuilt rows).
+    """
     names = statement_names(f"checks/{table}__")
-    return [Check(table, n.split("__", 1)[1], render(n, dialect)) for n in names]
+    lookups = {
+        f"{BUILD_SCHEMA}.{other}": next_state(other) for other in CONTRACTS if other != table
+    }
+    checks = []
+    for name in names:
+        sql = render(name, dialect)
+        if incremental:
+            sql = replace_relations(sql, dialect, lookups)
+        checks.append(Check(table, name.split("__", 1)[1], sql))
+    return checks
 
 
-def table_checks(table: str, dialect: str) -> list[Check]:
-    return column_checks(table, CONTRACTS[table], dialect) + sql_checks(table, dialect)
+def table_checks(table: str, dialect: str, incremental: bool = False) -> list[Check]:
+    """Column checks on the built rows, then the table's hand-written checks."""
+    columns = column_checks(table, CONTRACTS[table], dialect)
+    return columns + sql_checks(table, dialect, incremental)
 
 
 @task(
@@ -92,7 +108,8 @@ def table_checks(table: str, dialect: str) -> list[Check]:
 def check_table(run: RunSpec, table: str) -> list[CheckResult]:
     """Run every check of one built table; failures are returned, not raised, to be reported."""
     with connect(run.warehouse) as wh:
-        return [run_check(wh, check) for check in table_checks(table, run.warehouse.dialect)]
+        checks = table_checks(table, run.warehouse.dialect, run.incremental)
+        return [run_check(wh, check) for check in checks]
 
 
 def run_check(wh: Session, check: Check) -> CheckResult:

@@ -14,6 +14,7 @@ from prefect import task
 
 from tasks.retry import WAREHOUSE_TASK
 from tasks.run_spec import RunSpec
+from tasks.scope import scoped_mart
 from tasks.sql_files import render
 from tasks.warehouse import connect, quote_table
 
@@ -37,12 +38,14 @@ class BuildResult:
     **WAREHOUSE_TASK,
 )
 def build_table(run: RunSpec, table: str) -> BuildResult:
-    """Rebuild `sparkify_build.<table>` from sql/marts/<table>.sql."""
+    """Build `sparkify_build.<table>` from sql/marts/<table>.sql: every row on a full load, the
+    changed keys' rows on a daily run (`tasks.scope`)."""
     if table not in MARTS:
         raise ValueError(f"unknown table {table!r}; expected one of {', '.join(MARTS)}")
     started = time.perf_counter()
     published, build = quote_table(table), quote_table(f"{BUILD_SCHEMA}.{table}")
-    select = render(f"marts/{table}", run.warehouse.dialect)
+    dialect = run.warehouse.dialect
+    select = scoped_mart(table, dialect) if run.incremental else render(f"marts/{table}", dialect)
     with connect(run.warehouse) as wh:
         with wh.transaction():
             wh.execute(f"drop table if exists {build}", label=f"drop build {table}")

@@ -14,6 +14,7 @@ from prefect import task
 from tasks.marts import BUILD_SCHEMA, MARTS
 from tasks.retry import WAREHOUSE_TASK
 from tasks.run_spec import RunSpec
+from tasks.scope import delete_changed
 from tasks.staging import StageResult
 from tasks.warehouse import Session, connect, quote_table
 
@@ -41,7 +42,7 @@ def publish(run: RunSpec, staged: dict[str, StageResult]) -> PublishResult:
         with wh.transaction():
             _publish_staging(wh)
             for table in MARTS:
-                _replace(wh, table)
+                _replace(wh, table, run.incremental)
             wh.run("publish/load_history", _history_row(run, staged))
             for kind in KINDS:
                 wh.run(f"staging/clear_{kind}_incoming")
@@ -61,10 +62,13 @@ def _publish_staging(wh: Session) -> None:
     wh.run("publish/loaded_files")
 
 
-def _replace(wh: Session, table: str) -> None:
+def _replace(wh: Session, table: str, incremental: bool) -> None:
     # DELETE, not TRUNCATE: Redshift's TRUNCATE commits the open transaction.
     published, build = quote_table(table), quote_table(f"{BUILD_SCHEMA}.{table}")
-    wh.execute(f"delete from {published}", label=f"publish {table}: delete")
+    if incremental:
+        delete_changed(wh, table)  # the build holds exactly the changed keys' rows
+    else:
+        wh.execute(f"delete from {published}", label=f"publish {table}: delete")
     wh.execute(f"insert into {published} select * from {build}", label=f"publish {table}: insert")
 
 

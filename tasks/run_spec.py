@@ -29,3 +29,8 @@ class RunSpec:
     @property
     def partition_label(self) -> str:
         return self.day.isoformat() if self.day else "full"
+
+    @property
+    def incremental(self) -> bool:
+        """A partition run rebuilds only the keys its changes touch (`tasks.scope`)."""
+        return self.day is not None

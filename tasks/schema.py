@@ -6,6 +6,7 @@ from prefect import task
 
 from tasks.retry import WAREHOUSE_TASK
 from tasks.run_spec import RunSpec
+from tasks.scope import plays_at_changed_times_view
 from tasks.warehouse import connect
 
 # Dependency order: schemas, staging tables, the tables copied from them, views, marts.
@@ -24,6 +25,16 @@ DDL = (
     "ddl/staging_events_copy",
     "ddl/staging_events_next",
     "ddl/staging_songs_next",
+    "ddl/staging_events_changed",
+    "ddl/staging_songs_changed",
+    "ddl/changed_users",
+    "ddl/changed_songs",
+    "ddl/changed_artists",
+    "ddl/changed_play_times",
+    "ddl/events_next_of_changed_users",
+    "ddl/events_next_at_changed_times",
+    "ddl/songs_next_of_changed_songs",
+    "ddl/songs_next_of_changed_artists",
     "intermediate/plays_next",
     "ddl/load_history",
     "ddl/run_lock",
@@ -46,3 +57,5 @@ def create_schema(run: RunSpec) -> None:
     with connect(run.warehouse) as wh, wh.transaction():
         for name in DDL:
             wh.run(name)
+        view = plays_at_changed_times_view(run.warehouse.dialect)
+        wh.execute(view, label="plays_next_at_changed_times")
