@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,7 @@ from tasks.redshift_copy import (
 )
 from tasks.run_spec import RunSpec
 from tasks.schema import create_schema
+from tasks.scope import scope_changes
 from tasks.staging import StageResult, stage_events, stage_songs
 from tasks.staging_redshift import URI_KINDS, stage_with_copy
 from tasks.warehouse import Session, WarehouseTarget, connect, run_lock
@@ -321,3 +324,27 @@ def test_a_second_run_on_redshift_waits_for_the_run_lock(rig_target) -> None:
         waited = time.monotonic() - started
     thread.join()
     assert waited >= 1.0
+
+
+def test_a_daily_run_upserts_the_changed_keys_through_redshift_connector(
+    rig_target, small_lake, tmp_path
+) -> None:
+    rig_run, staged = _built_on_rig(rig_target, small_lake, tmp_path)
+    publish.fn(rig_run, staged)
+    lake = Path(shutil.copytree(small_lake, tmp_path / "lake"))
+    day = date(2018, 11, 2)
+    log = lake / "log_data" / "2018" / "11" / f"{day.isoformat()}-events.json"
+    log.write_text("\n".join(log.read_text().splitlines()[::2]) + "\n")  # half the day's events
+
+    daily = RunSpec(lake=LakeSource(str(lake)), warehouse=rig_target, day=day)
+    staged = _load_staging_like_copy(prepared_run(lake, tmp_path / "d.duckdb", day=day), daily)
+    scope_changes.fn(daily)
+    for table in MARTS:
+        build_table.fn(daily, table)
+    results = [r for table in MARTS for r in check_table.fn(daily, table)]
+    assert results and all(r.passed for r in results), [r for r in results if not r.passed]
+    publish.fn(daily, staged)
+    expected = star_schema(lake)
+    assert _published(rig_target) == {t: sorted(rows) for t, rows in expected.items()}
+    with connect(rig_target) as wh:
+        assert 0 < wh.count("sparkify_build.songplays") < len(expected["songplays"])
