@@ -6,30 +6,45 @@
 -- blanks out string literals first, so a `,}` inside a value does not count.
 create or replace temp table parsed as
 with files as (
+    -- the replaces copy the whole file: only files with a CR or a BOM need them
     select
         source_file,
-        replace(
-            replace(replace(content, chr(13) || chr(10), chr(10)), chr(13), chr(10)),
-            chr(10) || chr(65279), chr(10)
-        ) as content,
+        case
+            when contains(content, chr(13)) or contains(content, chr(65279)) then replace(
+                replace(replace(content, chr(13) || chr(10), chr(10)), chr(13), chr(10)),
+                chr(10) || chr(65279), chr(10)
+            )
+            else content
+        end as content,
         read_error,
         line_number
     from lake_batch
 ),
 
+split as materialized (
+    select source_file, string_split(content, chr(10)) as file_lines
+    from files
+    where read_error is null
+),
+
 lines as (
     select
         source_file,
-        unnest(range(1, len(string_split(content, chr(10))) + 1)) as line_number,
-        unnest(string_split(content, chr(10))) as raw_text
-    from files
-    where read_error is null
+        unnest(range(1, len(file_lines) + 1)) as line_number,
+        unnest(file_lines) as raw_text
+    from split
 ),
 
 records as (
     select source_file, line_number, raw_text, cast(null as varchar) as read_error
     from lines
-    where trim(raw_text, ' ' || chr(9)) <> ''
+    where
+        case
+            -- trim copies the line: only lines opening with a space or tab can be blank
+            when raw_text = '' then false
+            when ascii(raw_text) not in (32, 9) then true
+            else trim(raw_text, ' ' || chr(9)) <> ''
+        end
     union all
     select source_file, line_number, content, read_error
     from files
