@@ -39,8 +39,10 @@ FILE_SCHEMA = pa.schema(
         ("content", pa.string()),
         ("read_error", pa.string()),
         ("line_number", pa.int64()),
+        ("first_line", pa.int64()),  # a log file comes in pieces: the piece's first line
     ]
 )
+PIECE_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -193,14 +195,21 @@ def read_batches(lake: Lake, files: list[LakeFile], by_line: bool = False) -> It
     line number and error, and is blanked in the file's text, so the rest of the file loads.
     """
     threads = getattr(lake, "read_threads", READ_THREADS)
+    columns: dict[str, list[Any]] = {name: [] for name in FILE_SCHEMA.names}
+    size = 0
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lake-read") as pool:
         for chunk in _chunks(files):
-            columns: dict[str, list[Any]] = {name: [] for name in FILE_SCHEMA.names}
             for rows in pool.map(lambda f: _read_one(lake, f, by_line), chunk):
                 for row in rows:
                     for name in FILE_SCHEMA.names:
-                        columns[name].append(row[name])
-            yield pa.Table.from_pydict(columns, schema=FILE_SCHEMA)
+                        columns[name].append(row.get(name))
+                    size += len(row["content"] or "")
+                    if size >= BATCH_BYTES or len(columns["source_file"]) >= BATCH_FILES:
+                        yield pa.Table.from_pydict(columns, schema=FILE_SCHEMA)
+                        columns = {name: [] for name in FILE_SCHEMA.names}
+                        size = 0
+    if columns["source_file"]:
+        yield pa.Table.from_pydict(columns, schema=FILE_SCHEMA)
 
 
 def unexpected_files(files: list[LakeFile]) -> list[LakeFile]:
@@ -242,14 +251,41 @@ def _read_one(lake: Lake, f: LakeFile, by_line: bool) -> list[dict[str, Any]]:
     except OSError as exc:
         return [_error_row(f.key, None, None, f"unreadable file: {exc}")]
     raw = raw.removeprefix(b"\xef\xbb\xbf")
+    if by_line:
+        return [row for first, piece in _pieces(raw) for row in _decode_lines(f.key, piece, first)]
     try:
         return [{"source_file": f.key, "content": raw.decode("utf-8"), "read_error": None,
                  "line_number": None}]  # fmt: skip
     except UnicodeDecodeError as exc:
-        if not by_line:
-            reason = f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
-            return [_error_row(f.key, None, raw.decode("utf-8", "replace"), reason)]
-    return _read_by_line(f.key, raw)
+        reason = f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
+        return [_error_row(f.key, None, raw.decode("utf-8", "replace"), reason)]
+
+
+def _pieces(raw: bytes) -> Iterator[tuple[int, bytes]]:
+    """A log file cut at line ends into pieces of about PIECE_BYTES, each with the number of
+    its first line, so a large file is parsed in bounded memory. Lines are counted as staging
+    counts them: CRLF, CR and LF each end one."""
+    start, line = 0, 1
+    while start < len(raw):
+        end = raw.find(b"\n", start + PIECE_BYTES)
+        end = len(raw) if end < 0 else end + 1
+        piece = raw[start:end]
+        yield line, piece.removeprefix(b"\xef\xbb\xbf")  # a BOM opening a line is dropped
+        line += piece.count(b"\n") + piece.count(b"\r") - piece.count(b"\r\n")
+        start = end
+
+
+def _decode_lines(key: str, piece: bytes, first_line: int) -> list[dict[str, Any]]:
+    try:
+        text = piece.decode("utf-8")
+    except UnicodeDecodeError:
+        rows = _read_by_line(key, piece)
+        for row in rows[1:]:
+            row["line_number"] += first_line - 1
+        rows[0]["first_line"] = first_line
+        return rows
+    return [{"source_file": key, "content": text, "read_error": None, "line_number": None,
+             "first_line": first_line}]  # fmt: skip
 
 
 def _read_by_line(key: str, raw: bytes) -> list[dict[str, Any]]:

@@ -138,7 +138,16 @@ def _parse_in_duckdb(wh: Any, kind: str, lake: Lake, files: list[LakeFile]) -> N
     progress = StagingProgress(kind, len(files))
     for batch in read_batches(lake, files, by_line=kind == "events"):
         _stage_batch(wh, kind, batch)
-        progress.advance(pc.count_distinct(batch.column("source_file")).as_py())
+        progress.advance(_files_begun(batch))
+
+
+def _files_begun(batch: pa.Table) -> int:
+    """Files whose first piece (or whole text, or file-level error) is in the batch."""
+    opening = pc.and_(
+        pc.is_null(batch.column("line_number")),
+        pc.equal(pc.fill_null(batch.column("first_line"), 1), 1),
+    )
+    return pc.count_distinct(batch.filter(opening).column("source_file")).as_py()
 
 
 def _stage_batch(wh: Any, kind: str, batch: object) -> None:

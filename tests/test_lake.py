@@ -97,3 +97,32 @@ def test_by_line_only_the_undecodable_line_is_an_error(tmp_path: Path) -> None:
         (2, "not UTF-8: byte 0xe9 at offset 7"),
     ]
     assert rows[0]["content"] == '{"a": 1}\n\n{"c": 3}\n'
+
+
+def test_a_large_log_file_comes_in_pieces_that_keep_line_numbers(tmp_path, monkeypatch) -> None:
+    import tasks.lake as lake_module
+
+    monkeypatch.setattr(lake_module, "PIECE_BYTES", 64)
+    lines = [f'{{"n": {i}, "pad": "{"x" * (i % 7)}"}}' for i in range(40)]
+    path = tmp_path / "log_data" / "2018" / "11" / "2018-11-01-events.json"
+    path.parent.mkdir(parents=True)
+    text = (
+        "\r\n".join(lines[:10])
+        + "\r"
+        + "\n".join(lines[10:30])
+        + "\n\ufeff"
+        + "\n".join(lines[30:])
+    )
+    path.write_bytes(text.encode("utf-8"))
+    lake = open_lake(str(tmp_path))
+    rows = [row for batch in read_batches(lake, list_log_files(lake), by_line=True)
+            for row in batch.to_pylist()]  # fmt: skip
+    assert len(rows) > 5
+    numbered = {}
+    for row in rows:
+        for offset, line in enumerate(
+            row["content"].replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        ):
+            if line:
+                numbered[row["first_line"] + offset] = line.lstrip("\ufeff")
+    assert numbered == {n + 1: line for n, line in enumerate(lines)}

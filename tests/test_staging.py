@@ -178,3 +178,17 @@ def test_the_rejected_share_threshold_names_kind_counts_and_where_to_look() -> N
         "rejected 2.00% of events records (2 of 100), over the 1.00% threshold; "
         "see sparkify_staging.quarantine_incoming"
     )
+
+
+def test_log_files_staged_in_small_pieces_give_the_same_rows(small_lake, tmp_path, monkeypatch):
+    import tasks.lake as lake_module
+
+    whole = prepared_run(small_lake, tmp_path / "whole.duckdb")
+    stage_events.fn(whole)
+    monkeypatch.setattr(lake_module, "PIECE_BYTES", 4096)
+    monkeypatch.setattr(lake_module, "BATCH_BYTES", 16384)
+    pieces = prepared_run(small_lake, tmp_path / "pieces.duckdb")
+    result = stage_events.fn(pieces)
+    staged = "select * from sparkify_staging.events_incoming order by source_file, line_number"
+    assert result.accepted > 1000
+    assert query(tmp_path / "pieces.duckdb", staged) == query(tmp_path / "whole.duckdb", staged)

@@ -1,4 +1,5 @@
--- parsed (events): one row per non-blank line of the batch's log files, or per line or file the
+-- parsed (events): one row per non-blank line of the batch's log file pieces (a large file comes
+-- in pieces cut at line ends, each with its first line's number), or per line or file the
 -- reader could not decode, with the reason it is rejected (NULL = accepted). CRLF and CR end
 -- lines like LF; blank lines are not records; a BOM opening a line (files concatenated) is
 -- dropped. A line over 4 MB (Redshift COPY's limit for one JSON object) is not parsed; a
@@ -17,12 +18,13 @@ with files as (
             else content
         end as content,
         read_error,
-        line_number
+        line_number,
+        coalesce(first_line, 1) as first_line
     from lake_batch
 ),
 
 split as materialized (
-    select source_file, string_split(content, chr(10)) as file_lines
+    select source_file, first_line, string_split(content, chr(10)) as file_lines
     from files
     where read_error is null
 ),
@@ -30,7 +32,7 @@ split as materialized (
 lines as (
     select
         source_file,
-        unnest(range(1, len(file_lines) + 1)) as line_number,
+        unnest(range(first_line, first_line + len(file_lines))) as line_number,
         unnest(file_lines) as raw_text
     from split
 ),
