@@ -7,6 +7,7 @@ text repair and rejection are set-based SQL under sql/staging/. Staged rows land
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,12 @@ from tasks.run_log import run_logger
 from tasks.run_spec import RunSpec
 from tasks.staging_redshift import stage_with_copy
 from tasks.warehouse import Session, connect
+
+# Events and songs stage in parallel threads, each on its own connection to one DuckDB
+# database. Registering and scanning Arrow data from two threads at once has failed with
+# "python_arrow_scan does not exist" (seen twice in the test suite), so those steps take
+# turns; reading the lake still overlaps.
+_ARROW_SCANS = threading.Lock()
 
 
 @dataclass
@@ -98,14 +105,17 @@ def _stage(
 ) -> StageResult:
     started = time.perf_counter()
     with connect(run.warehouse) as wh:
-        with wh.transaction():
-            _clear_incoming(wh, kind)
-            if replace_all:
-                wh.run("staging/incoming_files_all", {"kind": kind})
-            if run.warehouse.engine == "redshift":
+        if run.warehouse.engine == "redshift":
+            with wh.transaction():
+                _clear_incoming(wh, kind, replace_all)
                 stage_with_copy(wh, kind, run, lake, files, run.run_id)
-            else:
-                _parse_in_duckdb(wh, kind, lake, files)
+        else:
+            # One transaction per batch: DuckDB keeps a transaction's new rows in memory until
+            # it commits, so one transaction for the whole lake grows with the lake. Nothing
+            # reads the incoming tables until publish, and a retry clears them first.
+            with wh.transaction():
+                _clear_incoming(wh, kind, replace_all)
+            _parse_in_duckdb(wh, kind, lake, files)
         result = _count(wh, kind, len(files))
     result.seconds = round(time.perf_counter() - started, 3)
     run_logger().info(
@@ -118,10 +128,12 @@ def _stage(
     return result
 
 
-def _clear_incoming(wh: Session, kind: str) -> None:
+def _clear_incoming(wh: Session, kind: str, replace_all: bool) -> None:
     wh.run(f"staging/clear_{kind}_incoming")
     wh.run("staging/clear_quarantine_incoming", {"kind": kind})
     wh.run("staging/clear_incoming_files", {"kind": kind})
+    if replace_all:
+        wh.run("staging/incoming_files_all", {"kind": kind})
 
 
 def _parse_in_duckdb(wh: Any, kind: str, lake: Lake, files: list[LakeFile]) -> None:
@@ -132,12 +144,14 @@ def _parse_in_duckdb(wh: Any, kind: str, lake: Lake, files: list[LakeFile]) -> N
         {"source_file": [f.key for f in files], "etag": [f.etag or None for f in files]},
         schema=pa.schema([("source_file", pa.string()), ("etag", pa.string())]),
     )
-    wh.register("lake_files", listing)
-    wh.run("staging/incoming_files", {"kind": kind})
-    wh.unregister("lake_files")
+    with _ARROW_SCANS:
+        wh.register("lake_files", listing)
+        wh.run("staging/incoming_files", {"kind": kind})
+        wh.unregister("lake_files")
     progress = StagingProgress(kind, len(files))
     for batch in read_batches(lake, files, by_line=kind == "events"):
-        _stage_batch(wh, kind, batch)
+        with _ARROW_SCANS, wh.transaction():
+            _stage_batch(wh, kind, batch)
         progress.advance(_files_begun(batch))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -108,7 +109,10 @@ class Session:
         try:
             yield self
         except BaseException:
-            self._execute("rollback", None)
+            try:
+                self._execute("rollback", None)
+            except Exception as exc:  # a dropped connection: the server rolls back itself
+                log.warning("rollback failed (%s); the original error follows", first_line(exc))
             raise
         self._execute("commit", None)
 
@@ -162,8 +166,15 @@ def connect(target: WarehouseTarget) -> Iterator[Session]:
         session = DuckDBSession(_open_duckdb(Path(target.path)), target.dialect)
     try:
         yield session
+    except duckdb.Error as exc:
+        if not _disk_failed(exc):
+            raise
+        raise WarehouseError(f"cannot write warehouse {target.path}: {first_line(exc)}") from exc
     finally:
-        session._conn.close()
+        try:
+            session._conn.close()
+        except Exception as exc:  # a connection that already dropped must not mask the error
+            log.warning("closing the warehouse connection failed: %s", first_line(exc))
 
 
 @contextmanager
@@ -178,16 +189,22 @@ def run_lock(target: WarehouseTarget, poll_seconds: float = 1.0) -> Iterator[Non
     """
     if target.engine != "duckdb":
         with connect(target) as holder:
-            holder.run("ddl/schema_meta")
-            holder.run("ddl/run_lock")
-            with holder.transaction():
-                holder.execute("lock sparkify_meta.run_lock", label="run lock")
+            _create_lock_table(holder)
+            holder.execute("begin", label="run lock")
+            holder.execute("lock sparkify_meta.run_lock", label="run lock")
+            try:
                 yield
+            finally:
+                _release(holder)
         return
     lock_path = Path(f"{target.path}.lock")
     if not lock_path.parent.is_dir():
         raise WarehouseError(f"warehouse directory {lock_path.parent} does not exist")
-    with lock_path.open("a") as handle:
+    try:
+        handle = lock_path.open("a")
+    except OSError as exc:  # a read-only directory or file system, or no space for the file
+        raise WarehouseError(f"cannot lock warehouse {target.path}: {exc.strerror}") from exc
+    with handle:
         waited = False
         while True:
             try:
@@ -204,11 +221,57 @@ def run_lock(target: WarehouseTarget, poll_seconds: float = 1.0) -> Iterator[Non
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _disk_failed(exc: duckdb.Error) -> bool:
+    """A write the file system refused: disk full, file too large, read-only, I/O error. DuckDB
+    raises it as an IOException, or as a failed commit when the write-ahead log cannot grow."""
+    return isinstance(exc, duckdb.IOException) or any(cause in str(exc) for cause in _DISK_FAILURES)
+
+
+_DISK_FAILURES = ("No space left", "File too large", "Read-only file system", "Input/output error")
+
+
+def _create_lock_table(holder: Session) -> None:
+    """The lock table, created by whichever run comes first. Two runs starting together on a
+    fresh warehouse can both try; the loser's CREATE fails on the catalogue (PostgreSQL raises
+    a unique violation), and a second try finds the table there."""
+    for attempt in (1, 2):
+        try:
+            holder.run("ddl/schema_meta")
+            holder.run("ddl/run_lock")
+            return
+        except Exception as exc:
+            if attempt == 2 or isinstance(exc, ConnectionError):
+                raise
+            log.info("creating the run lock raced another run (%s); trying again", first_line(exc))
+            time.sleep(0.5)
+
+
+def _release(holder: Session) -> None:
+    """End the run lock's transaction (it wrote nothing). If its connection dropped, the server
+    already released the lock: say so, without failing a run whose work is done."""
+    try:
+        holder.execute("rollback", label="run lock release")
+    except Exception as exc:
+        log.warning("the run lock's connection dropped during the run: %s", first_line(exc))
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message, first line only (engines add hints and context below it)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def duckdb_config() -> dict[str, str]:
+    """DuckDB's buffer pool defaults to 80% of RAM; a bounded one spills to disk instead, so a
+    run's memory stays flat however large the lake (SPARKIFY_DUCKDB_MEMORY_LIMIT, e.g. 4GB)."""
+    return {"memory_limit": os.environ.get("SPARKIFY_DUCKDB_MEMORY_LIMIT", "1GB")}
+
+
 def _open_duckdb(path: Path) -> duckdb.DuckDBPyConnection:
     if not path.parent.is_dir():
         raise WarehouseError(f"warehouse directory {path.parent} does not exist")
     try:
-        conn = duckdb.connect(str(path))
+        conn = duckdb.connect(str(path), config=duckdb_config())
     except duckdb.IOException as exc:
         first_line = str(exc).splitlines()[0]
         if "Could not set lock" in first_line or "Conflicting lock" in first_line:
