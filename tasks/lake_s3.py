@@ -12,15 +12,25 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    IncompleteReadError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+from botocore.exceptions import ConnectionError as EndpointUnreachable
 from prefect_aws import AwsCredentials, S3Bucket
 
 from tasks.errors import LakeError
 from tasks.lake import LakeFile, LakeSource
 
-# botocore retries throttling (503 SlowDown) and 5xx itself, with jittered backoff.
+# botocore retries throttling (503 SlowDown), 5xx and dropped connections itself, with
+# jittered exponential backoff; `total_max_attempts` counts the first request too (botocore's
+# `max_attempts` would count only the retries).
 CLIENT_CONFIG = {
-    "retries": {"mode": "standard", "max_attempts": 5},
+    "retries": {"mode": "standard", "total_max_attempts": 5},
     "connect_timeout": 5,
     "read_timeout": 60,
     "max_pool_connections": 32,
@@ -28,6 +38,7 @@ CLIENT_CONFIG = {
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
 _MISSING_BUCKET = {"NoSuchBucket"}
 _MISSING_KEY = {"NoSuchKey", "404"}
+_NETWORK_ERRORS = (EndpointUnreachable, HTTPClientError, IncompleteReadError)
 
 
 class LakeUnavailable(ConnectionError):
@@ -121,11 +132,15 @@ class _S3Errors:
             if status >= 500 or code in {"SlowDown", "Throttling", "RequestTimeout"}:
                 raise LakeUnavailable(f"S3 keeps failing for {where} ({code})") from None
             raise LakeError(f"S3 refused {where} ({code}: {exc.response['Error'].get('Message')})")
-        if isinstance(exc, EndpointConnectionError | BotoCoreError):
+        if not isinstance(exc, BotoCoreError):
+            return False
+        message = str(exc).splitlines()[0]
+        if isinstance(exc, _NETWORK_ERRORS):  # refused, reset, timed out, cut off mid-body
             endpoint = self.client.meta.endpoint_url
-            message = str(exc).splitlines()[0]
             raise LakeUnavailable(f"cannot reach S3 at {endpoint} for {where}: {message}") from None
-        return False
+        if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+            raise LakeError(f"no usable AWS credentials to read {where} ({message})") from None
+        raise LakeError(f"cannot read {where}: {message}") from None
 
 
 def s3_errors(client: Any, bucket: str, key: str) -> _S3Errors:

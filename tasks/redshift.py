@@ -8,6 +8,7 @@ logged: tasks pass the block's *name*, and open the connection themselves.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +23,9 @@ from tasks.warehouse import Session, WarehouseTarget
 ENV_PREFIX = "SPARKIFY_REDSHIFT_"
 _PARAMSTYLE = {"redshift": "named", "postgres": "pyformat"}
 _AUTH_FAILED = ("28000", "28P01")
+# A dead peer is noticed after about 2 minutes of silence (60 s idle, then 4 probes 15 s apart).
+KEEPALIVE = {"tcp_keepalive_idle": 60, "tcp_keepalive_interval": 15, "tcp_keepalive_count": 4}
+_SESSION_ENDED = {"57P01", "57P02", "57P03"}  # admin_shutdown, crash_shutdown, cannot_connect_now
 
 
 class WarehouseUnavailable(ConnectionError):
@@ -109,24 +113,41 @@ class RedshiftSession(Session):
         self._fetch(sql, params, rows=False)
 
     def _fetch(self, sql: str, params: Mapping[str, Any] | None, rows: bool = True) -> list[Any]:
+        return self._described(sql, params, rows)[1]
+
+    def _described(
+        self, sql: str, params: Mapping[str, Any] | None, rows: bool = True
+    ) -> tuple[list[str], list]:
         try:
             cursor = self._cursor()
             try:
                 cursor.execute(sql, dict(params) if params else None)
-                return list(cursor.fetchall() or []) if rows else []
+                if not rows:
+                    return [], []
+                columns = [column[0] for column in cursor.description or []]
+                return columns, list(cursor.fetchall() or [])
             finally:
                 cursor.close()
-        except (redshift_connector.InterfaceError, redshift_connector.OperationalError) as exc:
-            # the connection dropped or timed out mid-statement: transient, the task retries
-            raise WarehouseUnavailable(f"lost the Redshift connection: {_first_line(exc)}") from exc
+        except Exception as exc:
+            if connection_lost(exc):  # transient: the task retries on a new connection
+                raise WarehouseUnavailable(
+                    f"lost the Redshift connection: {_first_line(exc)}"
+                ) from exc
+            raise
 
-    def _described(self, sql: str, params: Mapping[str, Any] | None) -> tuple[list[str], list]:
-        cursor = self._cursor()
-        try:
-            cursor.execute(sql, dict(params) if params else None)
-            return [column[0] for column in cursor.description], list(cursor.fetchall() or [])
-        finally:
-            cursor.close()
+
+def connection_lost(exc: BaseException) -> bool:
+    """True when the session is gone rather than the statement wrong: the socket broke or timed
+    out (the driver's InterfaceError / OperationalError, or a bare OSError on a dead socket), or
+    the server ended the session (SQLSTATE class 08, or 57P01-57P03: terminated by an
+    administrator, a crash or a restart), which redshift_connector raises as ProgrammingError."""
+    if isinstance(exc, redshift_connector.InterfaceError | redshift_connector.OperationalError):
+        return True
+    if isinstance(exc, OSError):
+        return True
+    detail = exc.args[0] if isinstance(exc, redshift_connector.Error) and exc.args else None
+    code = detail.get("C", "") if isinstance(detail, dict) else ""
+    return code.startswith("08") or code in _SESSION_ENDED
 
 
 def load_settings(target: WarehouseTarget) -> RedshiftWarehouse:
@@ -141,7 +162,7 @@ def open_redshift(target: WarehouseTarget) -> RedshiftSession:
     settings = load_settings(target)
     where = f"{settings.host or settings.serverless_work_group}:{settings.port}"
     try:
-        conn = redshift_connector.connect(**settings.connect_kwargs())
+        conn = redshift_connector.connect(**settings.connect_kwargs(), **_keepalive())
     except redshift_connector.InterfaceError as exc:
         raise WarehouseUnavailable(
             f"cannot reach Redshift at {where}: {_first_line(exc)}"
@@ -153,7 +174,18 @@ def open_redshift(target: WarehouseTarget) -> RedshiftSession:
             ) from None
         raise WarehouseError(f"cannot open Redshift at {where}: {_first_line(exc)}") from None
     conn.autocommit = True
+    # The driver applies `timeout` to every socket read, so it would also cut off any statement
+    # that runs longer (a COPY, a mart build) and make it look like a dropped connection. Keep
+    # it for connecting; TCP keepalive (KEEPALIVE) notices a peer that is gone.
+    if getattr(conn, "_usock", None) is not None:
+        conn._usock.settimeout(None)
     return RedshiftSession(conn, target.dialect)
+
+
+def _keepalive() -> dict[str, int]:
+    """KEEPALIVE, where the installed driver takes it (redshift_connector 2.1.x does not)."""
+    accepted = inspect.signature(redshift_connector.connect).parameters
+    return {key: value for key, value in KEEPALIVE.items() if key in accepted}
 
 
 def _first_line(exc: BaseException) -> str:

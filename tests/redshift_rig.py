@@ -16,6 +16,7 @@ import socket
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -321,3 +322,66 @@ def redshift_rig() -> Iterator[RigEndpoint]:
     require_rig()
     with start_redshift_rig() as endpoint:
         yield endpoint
+
+
+# --- faults: a server backend that dies mid-statement ----------------------------------------
+
+
+@dataclass
+class BackendKiller:
+    """What `terminate_backend_blocked_on` did: the backend pids it terminated."""
+
+    terminated: list[int]
+
+
+@contextmanager
+def terminate_backend_blocked_on(
+    endpoint: RigEndpoint,
+    table: str,
+    query_like: str,
+    mode: str = "share",
+    timeout: float = 60.0,
+) -> Iterator[BackendKiller]:
+    """Kill the server backend of the first statement matching `query_like` (SQL LIKE) that
+    waits on `table`, the way an administrator's pg_terminate_backend or a crashed node would.
+
+    A second session locks `table` in `mode` (SHARE lets reads through and stops writes), so
+    the victim stops on the statement chosen; a third terminates it, then the lock is released.
+    """
+    import redshift_connector
+
+    if mode not in {"share", "exclusive", "access exclusive"}:
+        raise ValueError(f"unsupported lock mode {mode!r}")
+    blocker = redshift_connector.connect(**endpoint.connect_kwargs())
+    watcher = redshift_connector.connect(**endpoint.connect_kwargs())
+    watcher.autocommit = True
+    killer = BackendKiller(terminated=[])
+    stop = threading.Event()
+    blocker.cursor().execute(f"lock table {table} in {mode} mode")  # opens a transaction
+
+    def watch() -> None:
+        cursor = watcher.cursor()
+        deadline = time.monotonic() + timeout
+        while not stop.is_set() and time.monotonic() < deadline:
+            cursor.execute(
+                "select pid from pg_stat_activity where wait_event_type = 'Lock' "
+                "and query like %s and pid <> pg_backend_pid()",
+                (query_like,),
+            )
+            waiting = [row[0] for row in cursor.fetchall()]
+            if waiting:
+                cursor.execute("select pg_terminate_backend(%s)", (waiting[0],))
+                killer.terminated.append(waiting[0])
+                break
+            time.sleep(0.05)
+        blocker.rollback()  # the lock goes; later attempts run through
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield killer
+    finally:
+        stop.set()
+        thread.join(timeout=timeout)
+        blocker.close()
+        watcher.close()
