@@ -2,7 +2,11 @@
 statements whose S3 URIs, role and region are literals (COPY takes no bind parameters).
 
 Every literal is validated against what it may look like before it is quoted into a
-statement, so no S3 key, prefix or setting can inject SQL.
+statement, so no S3 key, prefix or setting can inject SQL. Redshift reads a backslash in a
+string literal as an escape (`\\'` is a quote), so doubling quotes is not enough: a literal
+holding a quote, a backslash or a control character is refused outright, and the patterns
+must match the whole value (`fullmatch`, ASCII classes: no trailing newline, no Unicode
+digits in an account id).
 """
 
 from __future__ import annotations
@@ -28,22 +32,41 @@ SONG_PART_BYTES = 64 * 1024 * 1024
 AVERAGE_EVENT_BYTES = 300
 MAXERROR_LIMIT = 100_000  # Redshift's ceiling for MAXERROR
 
-_S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[^'\\\x00-\x1f]*)?$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[\w+=,.@/\-]{1,512}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_KEY = re.compile(r"^[^\x00-\x1f]{1,1024}$")
-_VALIDATORS = {"uri": _S3_URI, "role": _ROLE_ARN, "region": _REGION, "key": _KEY}
+_S3_URI = re.compile(
+    r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[^'\\\x00-\x1f\x7f]{0,1024})?", re.ASCII
+)
+_ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/[\w+=,.@/\-]{1,512}", re.ASCII)
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d", re.ASCII)
+_VALIDATORS = {"uri": _S3_URI, "role": _ROLE_ARN, "region": _REGION}
+_NEVER_QUOTED = re.compile(r"['\\\x00-\x1f\x7f]")
 
 
 class UnsafeLiteral(EtlError):
     """A value that would be quoted into COPY does not look like what it claims to be."""
 
 
+def safe_literal(name: str, value: object, kind: str) -> str:
+    """`value` as a quoted SQL literal, if it is a well-formed `kind` (`uri`, `role`, `region`);
+    else `UnsafeLiteral`, one line naming the setting (repr keeps newlines on one line)."""
+    if not isinstance(value, str):
+        raise UnsafeLiteral(f"{name} must be a string, not {type(value).__name__}")
+    if _NEVER_QUOTED.search(value) or not _VALIDATORS[kind].fullmatch(value):
+        raise UnsafeLiteral(f"{name} {_shown(value)} is not a valid {kind}")
+    return f"'{value}'"
+
+
+def check_copy_settings(iam_role: str, region: str, staging_uri: str) -> None:
+    """Refuse the block's COPY settings before the run writes anything to S3."""
+    safe_literal("copy_iam_role", iam_role, "role")
+    safe_literal("region", region, "region")
+    safe_literal("staging_uri", staging_uri, "uri")
+
+
 def copy_statement(name: str, values: dict[str, Any], kinds: dict[str, str]) -> str:
     """The COPY in `sql/<name>.sql` with `:placeholders` replaced by validated literals.
 
-    `kinds` says what each string value is (`uri`, `role`, `region`, `key`); integers are
-    written as numbers. A value that fails validation raises `UnsafeLiteral`.
+    `kinds` says what each string value is (`uri`, `role`, `region`); integers are written as
+    numbers. A value that fails validation raises `UnsafeLiteral`.
     """
     text = render(name, "redshift")
 
@@ -55,16 +78,29 @@ def copy_statement(name: str, values: dict[str, Any], kinds: dict[str, str]) -> 
         if isinstance(value, int):
             return str(value)
         if key not in kinds:
-            raise UnsafeLiteral(f"{key} must be an integer, not {value!r}")
-        if not _VALIDATORS[kinds[key]].match(value):
-            raise UnsafeLiteral(f"{key} {value!r} is not a valid {kinds[key]}")
-        return "'" + value.replace("'", "''") + "'"
+            raise UnsafeLiteral(f"{key} must be an integer, not {_shown(value)}")
+        return safe_literal(key, value, kinds[key])
 
     return re.sub(r"(?<![:\w]):([a-z_]+)\b", literal, text)
 
 
+def _shown(value: str, limit: int = 120) -> str:
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def check_threshold(threshold: object) -> float:
+    """The rejected-share threshold, if it is a number from 0 to 1 (NaN would make MAXERROR
+    fail obscurely, and a share above 1 means nothing)."""
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise EtlError(f"max_rejected_share must be a number, not {type(threshold).__name__}")
+    if not (math.isfinite(threshold) and 0 <= threshold <= 1):
+        raise EtlError(f"max_rejected_share must be from 0 to 1, not {threshold!r}")
+    return float(threshold)
+
+
 def max_errors(threshold: float, files: list[LakeFile]) -> int:
     """MAXERROR for a COPY: the threshold's share of the records the files likely hold."""
+    threshold = check_threshold(threshold)
     estimate = sum(f.size for f in files) / AVERAGE_EVENT_BYTES
     return max(1, min(MAXERROR_LIMIT, math.ceil(threshold * estimate)))
 

@@ -20,6 +20,8 @@ from tasks.lake_s3 import s3_errors
 from tasks.redshift import load_settings
 from tasks.redshift_copy import (
     EVENT_JSONPATHS,
+    check_copy_settings,
+    check_threshold,
     compact_songs,
     copy_statement,
     manifest,
@@ -71,6 +73,9 @@ def stage_with_copy(
         raise EtlError(
             "the Redshift warehouse block needs copy_iam_role, region and staging_uri for COPY"
         )
+    # COPY takes no bind parameters: refuse a malformed setting before anything is written
+    check_copy_settings(settings.copy_iam_role, settings.region, settings.staging_uri)
+    check_threshold(run.max_rejected_share)
     area = StagingArea(lake, settings.staging_uri, run_id)
     base = {"iam_role": settings.copy_iam_role, "region": settings.region}
     errors = "staging/copy_errors_serverless" if settings.serverless else "staging/copy_errors"
