@@ -13,6 +13,8 @@ DATE ?=
 SAMPLE_ARGS ?= --songs 500 --events 50000 --days 30 --users 200
 # Prefect's servers (the temporary one of a one-off run too) send no usage telemetry.
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+# A worker started with --with-healthcheck would otherwise listen on 0.0.0.0:8080.
+export PREFECT_WORKER_WEBSERVER_HOST ?= 127.0.0.1
 
 # The local Prefect loop: make server (one terminal), make worker (another), make deploy,
 # make trigger (or make backfill START=2018-11-01 END=2018-11-30), then open the UI.
@@ -22,7 +24,7 @@ POOL := sparkify-local
 DEPLOYMENT ?= sparkify-etl/full-refresh
 PREFECT := PREFECT_API_URL=$(PREFECT_URL) $(VENV)/bin/prefect
 
-.PHONY: run test lint format sample clean server worker deploy trigger backfill report
+.PHONY: run test lint format sample clean server worker deploy trigger backfill report bench bench-quick
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +46,15 @@ test: $(INSTALLED)
 report: $(INSTALLED)
 	@if [ ! -f "$(WAREHOUSE)" ]; then $(MAKE) run; fi
 	$(PY) -m flows.sparkify_report --warehouse $(WAREHOUSE) --out report.html
+
+# Benchmarks (bench/pipeline.py; results land in bench/RESULTS.md). Lakes are generated once
+# into bench/.lakes/ (1M events: ~0.5 GB; 10M events: ~5 GB of disk).
+bench: $(INSTALLED)
+	$(PY) bench/pipeline.py --events 1000000 --songs 20000 --days 30
+	$(PY) bench/pipeline.py --events 10000000 --songs 100000 --days 30 --skip-naive
+
+bench-quick: $(INSTALLED)
+	$(PY) bench/pipeline.py --events 100000 --songs 2000 --days 30
 
 server: $(INSTALLED)
 	PREFECT_UI_API_URL=$(PREFECT_URL) PREFECT_SERVER_API_HOST=127.0.0.1 \

@@ -43,6 +43,7 @@ def publish(run: RunSpec, staged: dict[str, StageResult]) -> PublishResult:
             _publish_staging(wh)
             for table in MARTS:
                 _replace(wh, table, run.incremental)
+            wh.run("publish/load_history_replaced", {"run_id": run.run_id})
             wh.run("publish/load_history", _history_row(run, staged))
             for kind in KINDS:
                 wh.run(f"staging/clear_{kind}_incoming")

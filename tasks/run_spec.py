@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 
+from tasks.errors import EtlError
 from tasks.lake import LakeSource
 from tasks.warehouse import WarehouseTarget
 
@@ -25,6 +27,13 @@ class RunSpec:
     day: date | None = None
     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE
     run_id: str = "local"
+
+    def __post_init__(self) -> None:
+        share = self.max_rejected_share
+        valid = isinstance(share, int | float) and not isinstance(share, bool)
+        if not (valid and math.isfinite(share) and 0 <= share <= 1):
+            # NaN would silently switch the rejected-share check off
+            raise EtlError(f"max_rejected_share must be a number from 0 to 1, not {share!r}")
 
     @property
     def partition_label(self) -> str:

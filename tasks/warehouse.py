@@ -54,6 +54,9 @@ class WarehouseTarget:
         if warehouse.startswith(REDSHIFT_PREFIX):
             block = warehouse[len(REDSHIFT_PREFIX) :]
             return cls(engine="redshift", block=block, dialect="redshift")
+        if "\\" in warehouse:
+            # DuckDB reads it as a separator: the file opened and the run lock would differ
+            raise WarehouseError(f"warehouse path {warehouse!r} contains a backslash")
         return cls(path=str(Path(warehouse).expanduser().resolve()))
 
     def __str__(self) -> str:

@@ -419,12 +419,6 @@ def test_a_hostile_s3_prefix_and_keys_are_stored_as_data(
     _assert_stored_verbatim(warehouse)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DuckDB reads a backslash in a file path as a directory separator, so `a\\b.duckdb` "
-    "opens a/b.duckdb while the run lock is `a\\b.duckdb.lock`: WarehouseTarget.parse should "
-    "refuse a backslash",
-)
 def test_a_backslash_in_the_warehouse_path_is_refused(tmp_path) -> None:
     (tmp_path / "a").mkdir()
     with pytest.raises(WarehouseError, match="backslash"):
@@ -471,11 +465,6 @@ def test_hostile_command_line_values_are_one_line_errors(hostile_lake, capsys) -
     assert len(errors) == 2 and all("invalid" in line for line in errors), errors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a non-finite or out-of-range max_rejected_share reaches the DuckDB path unchecked "
-    "(NaN disables the rejected-share check): RunSpec must validate it",
-)
 @pytest.mark.parametrize("share", [math.nan, math.inf, -1.0, 2.0])
 def test_an_out_of_range_rejected_share_is_refused(share) -> None:
     """The flow's first step builds the RunSpec; the Redshift path already refuses (below)."""
