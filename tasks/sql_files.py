@@ -42,7 +42,7 @@ def render(name: str, dialect: str) -> str:
         return text
     tree = sqlglot.parse_one(text, read=SOURCE_DIALECT).transform(_drop_redshift_layout)
     if dialect == "duckdb":
-        tree = tree.transform(_epoch_arithmetic_to_duckdb)
+        tree = tree.transform(_epoch_arithmetic_to_duckdb).transform(_drop_primary_keys)
     return tree.sql(dialect=dialect, unsupported_level=ErrorLevel.IGNORE, pretty=True)
 
 
@@ -62,6 +62,19 @@ _REDSHIFT_LAYOUT = (exp.DistKeyProperty, exp.DistStyleProperty, exp.SortKeyPrope
 def _drop_redshift_layout(node: exp.Expression) -> exp.Expression | None:
     """DISTKEY, DISTSTYLE and SORTKEY place rows on Redshift's slices; other engines have none."""
     return None if isinstance(node, _REDSHIFT_LAYOUT) else node
+
+
+def _drop_primary_keys(node: exp.Expression) -> exp.Expression | None:
+    """Redshift declares primary keys for its planner and never enforces them; DuckDB would
+    enforce each with an in-memory index (on 10M plays more than the whole memory budget, and
+    rebuilt on every publish). The quality checks enforce uniqueness on every engine."""
+    if isinstance(node, exp.PrimaryKey):
+        return None
+    if isinstance(node, exp.ColumnConstraint) and isinstance(
+        node.args.get("kind"), exp.PrimaryKeyColumnConstraint
+    ):
+        return None
+    return node
 
 
 def _epoch_arithmetic_to_duckdb(node: exp.Expression) -> exp.Expression:
