@@ -69,6 +69,8 @@ deploy: $(INSTALLED)
 	$(PREFECT) work-pool inspect $(POOL) >/dev/null 2>&1 || \
 		$(PREFECT) work-pool create $(POOL) --type process
 	$(PREFECT) --no-prompt deploy --all
+	$(PREFECT) automation inspect sparkify-crash-zombie-runs >/dev/null 2>&1 || \
+		$(PREFECT) automation create --from-file deployments/automations.yaml
 
 trigger: $(INSTALLED)
 	$(PREFECT) deployment run '$(DEPLOYMENT)' --watch

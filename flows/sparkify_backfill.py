@@ -21,6 +21,12 @@ from tasks.partitions import days_between
 from tasks.retry import is_transient
 from tasks.run_spec import DEFAULT_MAX_REJECTED_SHARE
 
+# Each day is one `sparkify-etl` run with its own time limit (a range has no natural bound): a
+# day still going after an hour is stuck, fails as TimedOut and is retried like other transient
+# errors. A killed process is the zombie-run automation's job (deployments/automations.yaml).
+DAY_TIMEOUT_SECONDS = 60 * 60
+load_one_day = sparkify_etl.with_options(timeout_seconds=DAY_TIMEOUT_SECONDS)
+
 
 @dataclass
 class BackfillResult:
@@ -76,7 +82,7 @@ def sparkify_backfill(
 def _load_day(day: date, retries: int, delay: float, options: dict[str, Any]) -> str | None:
     """Run one day; retry it after transient failures only. The error's line, or None."""
     for attempt in range(retries + 1):
-        state = sparkify_etl(day=day, return_state=True, **options)
+        state = load_one_day(day=day, return_state=True, **options)
         if state.is_completed():
             return None
         error = state.result(raise_on_failure=False)

@@ -20,7 +20,14 @@ def _run_name() -> str:
     return f"sparkify-daily {day.isoformat()}"
 
 
-@flow(name="sparkify-daily", flow_run_name=_run_name)
+# A day's partition loads in seconds on DuckDB and minutes on Redshift: a run still going after
+# an hour is stuck (a hung query, or waiting on the lock of a run that hangs), so it fails as
+# TimedOut rather than staying Running. A run whose process is killed cannot time itself out:
+# the zombie-run automation (deployments/automations.yaml) marks it Crashed instead.
+RUN_TIMEOUT_SECONDS = 60 * 60
+
+
+@flow(name="sparkify-daily", flow_run_name=_run_name, timeout_seconds=RUN_TIMEOUT_SECONDS)
 def sparkify_daily(
     source: str = "lake",
     warehouse: str = "warehouse.duckdb",

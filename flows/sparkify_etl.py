@@ -49,6 +49,7 @@ def _run_name() -> str:
     flow_run_name=_run_name,
     task_runner=ThreadPoolTaskRunner(max_workers=8),
     retries=0,
+    timeout_seconds=6 * 60 * 60,  # a hung run fails TimedOut instead of staying Running
 )
 def sparkify_etl(
     source: str = "lake",

@@ -29,8 +29,9 @@ def assert_tables_equal(actual: dict[str, list[tuple]], expected: dict[str, list
     """Compare table by table, showing the first differing rows rather than a wall of tuples."""
     for table in expected:
         got, want = actual[table], expected[table]
-        missing = [row for row in want if row not in set(got)][:3]
-        extra = [row for row in got if row not in set(want)][:3]
+        got_rows, want_rows = set(got), set(want)
+        missing = [row for row in want if row not in got_rows][:3]
+        extra = [row for row in got if row not in want_rows][:3]
         assert (len(got), missing, extra) == (len(want), [], []), f"{table} differs"
 
 
