@@ -32,7 +32,7 @@ def question(name: str) -> str:
     return header.removeprefix("--").strip().removeprefix(f"{name}:").strip()
 
 
-@task(name="analyse", task_run_name="analyse {name}", tags=["sparkify", "report"], **WAREHOUSE_TASK)
+@task(name="analyse", task_run_name="analyse {name}", **WAREHOUSE_TASK)
 def run_analysis(run: RunSpec, name: str, start: datetime, end: datetime) -> AnalysisResult:
     """Run one analysis query over [start, end)."""
     with connect(run.warehouse) as wh:

@@ -102,7 +102,6 @@ def table_checks(table: str, dialect: str, incremental: bool = False) -> list[Ch
 @task(
     name="check table",
     task_run_name="check {table}",
-    tags=["sparkify", "quality"],
     **WAREHOUSE_TASK,
 )
 def check_table(run: RunSpec, table: str) -> list[CheckResult]:

@@ -34,7 +34,6 @@ class BuildResult:
 @task(
     name="load table",
     task_run_name="load {table}",
-    tags=["sparkify", "transform"],
     **WAREHOUSE_TASK,
 )
 def build_table(run: RunSpec, table: str) -> BuildResult:

@@ -31,7 +31,6 @@ class PublishResult:
 @task(
     name="publish",
     task_run_name="publish {run.partition_label}",
-    tags=["sparkify", "publish"],
     **WAREHOUSE_TASK,
 )
 def publish(run: RunSpec, staged: dict[str, StageResult]) -> PublishResult:

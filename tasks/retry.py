@@ -36,6 +36,10 @@ def retry_on_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 # Every task that touches the warehouse: retried on transient errors only, never cached
 # (idempotency comes from the SQL, not from Prefect's result cache).
+# No task tags: before a tagged task starts, Prefect 3 asks the server for the tags'
+# concurrency limits, which cost ~2 s per stage here (profiled: acquire_concurrency_slots_
+# with_lease in every task's start), more than most daily runs' own work. Task runs are found
+# by name (`load users`, `check songplays`) and flow runs by their deployment's tags.
 WAREHOUSE_TASK: dict[str, Any] = {
     "retries": RETRIES,
     "retry_delay_seconds": RETRY_DELAYS,

@@ -49,7 +49,6 @@ DDL = (
 @task(
     name="create schema",
     task_run_name="create schema",
-    tags=["sparkify", "schema"],
     **WAREHOUSE_TASK,
 )
 def create_schema(run: RunSpec) -> None:

@@ -48,7 +48,6 @@ SCOPED_SOURCES = {
 @task(
     name="scope changes",
     task_run_name="scope changes {run.partition_label}",
-    tags=["sparkify", "transform"],
     **WAREHOUSE_TASK,
 )
 def scope_changes(run: RunSpec) -> dict[str, int]:

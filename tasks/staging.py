@@ -60,7 +60,6 @@ class StageResult:
 @task(
     name="stage events",
     task_run_name="stage events {run.partition_label}",
-    tags=["sparkify", "staging"],
     **WAREHOUSE_TASK,
 )
 def stage_events(run: RunSpec) -> StageResult:
@@ -71,9 +70,7 @@ def stage_events(run: RunSpec) -> StageResult:
     return _stage("events", run, lake, files, replace_all=run.day is None)
 
 
-@task(
-    name="stage songs", task_run_name="stage songs", tags=["sparkify", "staging"], **WAREHOUSE_TASK
-)
+@task(name="stage songs", task_run_name="stage songs", **WAREHOUSE_TASK)
 def stage_songs(run: RunSpec) -> StageResult:
     """Stage every song file; the catalogue is small next to the logs and is always re-read."""
     lake = open_lake(run.lake)
