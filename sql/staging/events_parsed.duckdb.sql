@@ -37,7 +37,8 @@ lines as (
     from split
 ),
 
-records as (
+records as materialized (
+    -- materialized: the parse below then runs on every thread, not only the one that split
     select source_file, line_number, raw_text, cast(null as varchar) as read_error
     from lines
     where
