@@ -116,6 +116,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.timeout(1800)  # bounded, but longer than the suite's 600 s default: ~40 flow runs
 def test_many_daily_runs_then_a_backfill_leak_nothing_and_load_every_row(stack, lake, tmp_path):
     assert DAILY_RUNS >= 3 * WARM_UP_RUNS, "SPARKIFY_SOAK_RUNS too small to compare thirds"
     warehouse = tmp_path / "w.duckdb"
