@@ -385,3 +385,25 @@ def terminate_backend_blocked_on(
         thread.join(timeout=timeout)
         blocker.close()
         watcher.close()
+
+
+def rig_env(rig: Any, timeout: int = 20, **extra: str) -> dict[str, str]:
+    """SPARKIFY_REDSHIFT_* variables for `redshift:env` pointing at the rig."""
+    settings = {"HOST": rig.host, "PORT": str(rig.port), "DATABASE": rig.database,
+                "USER": rig.user, "PASSWORD": rig.password, "SSL": "false",
+                "TIMEOUT": str(timeout), **extra}  # fmt: skip
+    return {f"SPARKIFY_REDSHIFT_{key}": value for key, value in settings.items()}
+
+
+def reset_rig_warehouse() -> Any:
+    """The `redshift:env` target with every schema and table the ETL owns dropped."""
+    from tasks.marts import MARTS
+    from tasks.warehouse import WarehouseTarget, connect
+
+    target = WarehouseTarget(engine="redshift", block="env", dialect="postgres")
+    with connect(target) as wh:
+        for schema in ("sparkify_staging", "sparkify_build", "sparkify_meta"):
+            wh.execute(f"drop schema if exists {schema} cascade")
+        for table in MARTS:
+            wh.execute(f'drop table if exists "{table}"')
+    return target

@@ -42,7 +42,12 @@ from tasks.warehouse import WarehouseTarget, connect, run_lock
 from tests.conftest import SMALL_LAKE
 from tests.factories import prepared_run
 from tests.helpers import assert_tables_equal, published_tables, query
-from tests.redshift_rig import RigEndpoint, terminate_backend_blocked_on
+from tests.redshift_rig import (
+    RigEndpoint,
+    reset_rig_warehouse,
+    rig_env,
+    terminate_backend_blocked_on,
+)
 from tests.reference import star_schema
 from tests.s3_server import FaultyS3Proxy, upload_lake
 
@@ -191,18 +196,9 @@ def test_missing_aws_credentials_are_a_configuration_error_not_retried(
 @pytest.fixture
 def rig_target(redshift_rig: RigEndpoint, monkeypatch: pytest.MonkeyPatch) -> WarehouseTarget:
     """`redshift:env` pointing at the rig, with every schema the ETL owns dropped."""
-    env = {"HOST": redshift_rig.host, "PORT": str(redshift_rig.port),
-           "DATABASE": redshift_rig.database, "USER": redshift_rig.user,
-           "PASSWORD": redshift_rig.password, "SSL": "false", "TIMEOUT": "30"}  # fmt: skip
-    for key, value in env.items():
-        monkeypatch.setenv(f"SPARKIFY_REDSHIFT_{key}", value)
-    target = WarehouseTarget(engine="redshift", block="env", dialect="postgres")
-    with connect(target) as wh:
-        for schema in ("sparkify_staging", "sparkify_build", "sparkify_meta"):
-            wh.execute(f"drop schema if exists {schema} cascade")
-        for table in MARTS:
-            wh.execute(f'drop table if exists "{table}"')
-    return target
+    for key, value in rig_env(redshift_rig, timeout=30).items():
+        monkeypatch.setenv(key, value)
+    return reset_rig_warehouse()
 
 
 DELETE_SONGPLAYS = 'delete from "songplays"%'

@@ -39,6 +39,7 @@ from tasks.staging_redshift import URI_KINDS, stage_with_copy
 from tasks.warehouse import Session, WarehouseTarget, connect, run_lock
 from tests.conftest import UDACITY_SAMPLE
 from tests.factories import prepared_run
+from tests.redshift_rig import reset_rig_warehouse, rig_env
 from tests.reference import star_schema
 from tests.s3_server import free_port
 
@@ -131,18 +132,9 @@ def test_block_settings_build_driver_arguments_without_leaking_the_password() ->
 
 @pytest.fixture
 def rig_target(redshift_rig, monkeypatch) -> WarehouseTarget:
-    env = {"HOST": redshift_rig.host, "PORT": str(redshift_rig.port),
-           "DATABASE": redshift_rig.database, "USER": redshift_rig.user,
-           "PASSWORD": redshift_rig.password, "SSL": "false", "TIMEOUT": "20"}  # fmt: skip
-    for key, value in env.items():
-        monkeypatch.setenv(f"SPARKIFY_REDSHIFT_{key}", value)
-    target = WarehouseTarget(engine="redshift", block="env", dialect="postgres")
-    with connect(target) as wh:
-        for schema in ("sparkify_staging", "sparkify_build", "sparkify_meta"):
-            wh.execute(f"drop schema if exists {schema} cascade")
-        for table in MARTS:
-            wh.execute(f'drop table if exists "{table}"')
-    return target
+    for key, value in rig_env(redshift_rig).items():
+        monkeypatch.setenv(key, value)
+    return reset_rig_warehouse()
 
 
 def _load_staging_like_copy(duckdb_run: RunSpec, rig_run: RunSpec) -> dict[str, StageResult]:

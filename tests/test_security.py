@@ -49,7 +49,7 @@ from tasks.warehouse import Session, WarehouseTarget, connect
 from tests.factories import BASE_TS, event, log_line, song, write_songs
 from tests.helpers import assert_tables_equal, published_tables, query, write_log
 from tests.prefect_stack import REPO, PrefectStack, prefect_stack
-from tests.redshift_rig import RigEndpoint
+from tests.redshift_rig import RigEndpoint, reset_rig_warehouse, rig_env
 from tests.reference import star_schema
 from tests.s3_server import free_port, moto_server_with_auth, s3_client, upload_lake
 
@@ -496,16 +496,9 @@ def rig_published(rig, hostile_lake, tmp_path_factory) -> Iterator[WarehouseTarg
         pytest.skip("the Redshift rig needs pgbouncer")
     from tests.test_redshift_warehouse import _built_on_rig
 
-    env = {"HOST": rig.host, "PORT": str(rig.port), "DATABASE": rig.database, "USER": rig.user,
-           "PASSWORD": rig.password, "SSL": "false", "TIMEOUT": "20", "COPY_IAM_ROLE": ROLE,
-           "REGION": "us-west-2", "STAGING_URI": STAGING_URI}  # fmt: skip
-    with environ(**{f"SPARKIFY_REDSHIFT_{k}": v for k, v in env.items()}):
-        target = WarehouseTarget(engine="redshift", block="env", dialect="postgres")
-        with connect(target) as wh:
-            for schema in ("sparkify_staging", "sparkify_build", "sparkify_meta"):
-                wh.execute(f"drop schema if exists {schema} cascade")
-            for table in MARTS:
-                wh.execute(f'drop table if exists "{table}"')
+    env = rig_env(rig, COPY_IAM_ROLE=ROLE, REGION="us-west-2", STAGING_URI=STAGING_URI)
+    with environ(**env):
+        target = reset_rig_warehouse()
         lake = hostile_lake[0]
         rig_run, staged = _built_on_rig(target, lake, tmp_path_factory.mktemp("rig"))
         publish.fn(rig_run, staged)
