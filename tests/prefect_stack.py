@@ -90,6 +90,25 @@ class PrefectStack:
             time.sleep(0.5)
         return run
 
+    def explain(self, run_id: str) -> str:
+        """Why a run ended as it did, for a failing assertion: its state and message, each
+        subflow run's, and the end of the worker's output."""
+        run = self.flow_run(run_id)
+        lines = [f"{run['name']}: {run['state_name']}: {(run.get('state') or {}).get('message')}"]
+        for sub in self.subflow_runs(run_id):
+            if sub["state_type"] != "COMPLETED":
+                message = (sub.get("state") or {}).get("message")
+                lines.append(f"  subflow {sub['name']} {sub['state_name']}: {message}")
+        if self.logs is not None and (self.logs / "worker.log").exists():
+            lines.append((self.logs / "worker.log").read_text(errors="replace")[-4000:])
+        return "\n".join(lines)
+
+    def assert_completed(self, run_id: str, timeout: float = 300) -> dict:
+        """wait_final, then fail with explain() unless the run Completed."""
+        run = self.wait_final(run_id, timeout)
+        assert run["state_type"] == "COMPLETED", self.explain(run_id)
+        return run
+
     def start_worker(self) -> subprocess.Popen[bytes]:
         """Start a process worker on the pool (another one, after a test killed the first); its
         output is appended to logs/worker.log."""

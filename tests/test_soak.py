@@ -128,7 +128,7 @@ def test_many_daily_runs_then_a_backfill_leak_nothing_and_load_every_row(stack, 
     for n in range(DAILY_RUNS):
         day = (START + timedelta(days=n)).isoformat()
         run_ids.append(stack.start_run("sparkify-daily/daily", params, daily_schedule_time(day)))
-        assert stack.wait_final(run_ids[-1])["state_type"] == "COMPLETED", day
+        stack.assert_completed(run_ids[-1])
         settle(stack)
         for name, pid in processes.items():
             series[name].append(sample(pid))
@@ -137,7 +137,7 @@ def test_many_daily_runs_then_a_backfill_leak_nothing_and_load_every_row(stack, 
     end = (START + timedelta(days=BACKFILL_DAYS - 1)).isoformat()
     backfill = {"start": START.isoformat(), "end": end, **params}
     run_ids.append(stack.start_run("sparkify-backfill/backfill", backfill))
-    assert stack.wait_final(run_ids[-1], timeout=600)["state_type"] == "COMPLETED"
+    stack.assert_completed(run_ids[-1], timeout=600)
     settle(stack)
     final = {name: sample(pid) for name, pid in processes.items()}
     print(f"\n{DAILY_RUNS} daily runs in {daily_seconds:.0f} s, then the backfill: "
