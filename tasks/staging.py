@@ -135,8 +135,8 @@ def _clear_incoming(wh: Session, kind: str, replace_all: bool) -> None:
 
 def _parse_in_duckdb(wh: Any, kind: str, lake: Lake, files: list[LakeFile]) -> None:
     """Stream the files into the embedded warehouse and parse them there, batch by batch."""
-    wh.run("staging/json_field_problem")
-    wh.run("staging/repair_text")
+    for macro in ("json_kind", "json_text", "json_field_problem", "repair_text"):
+        wh.run(f"staging/{macro}")
     listing = pa.table(
         {"source_file": [f.key for f in files], "etag": [f.etag or None for f in files]},
         schema=pa.schema([("source_file", pa.string()), ("etag", pa.string())]),

@@ -61,6 +61,8 @@ documents as (
             -- one WHEN per step: DuckDB evaluates both sides of an AND, a CASE only what it needs
             when read_error is not null or strlen(raw_text) > 4194304 then null
             when not json_valid(raw_text) then null
+            -- a valid document opening with `{` is an object: json_type only for the rest
+            when ascii(raw_text) = 123 and not regexp_matches(raw_text, ',\s*[}\]]') then 'OBJECT'
             when not regexp_matches(raw_text, ',\s*[}\]]') then json_type(raw_text)
             when regexp_matches(
                 regexp_replace(raw_text, '"(?:[^"\\]|\\.)*"', '""', 'g'), ',\s*[}\]]'
@@ -71,11 +73,46 @@ documents as (
 ),
 
 fields as (
-    -- one parse per line: every field as a JSON value, checked and cast from there
+    -- one parse per line: every field as a JSON value (NULL when the key is absent), checked and
+    -- cast from there (json_extract with a list of paths: ~40% cheaper than json_transform)
     select
         *,
-        case when doc_type = 'OBJECT' then json_transform(raw_text, '{"artist": "JSON", "auth": "JSON", "firstName": "JSON", "gender": "JSON", "itemInSession": "JSON", "lastName": "JSON", "length": "JSON", "level": "JSON", "location": "JSON", "method": "JSON", "page": "JSON", "registration": "JSON", "sessionId": "JSON", "song": "JSON", "status": "JSON", "ts": "JSON", "userAgent": "JSON", "userId": "JSON"}') end as j
+        case
+            when doc_type = 'OBJECT' then json_extract(raw_text, [
+                '$."artist"', '$."auth"', '$."firstName"', '$."gender"',
+                '$."itemInSession"', '$."lastName"', '$."length"', '$."level"',
+                '$."location"', '$."method"', '$."page"', '$."registration"',
+                '$."sessionId"', '$."song"', '$."status"', '$."ts"',
+                '$."userAgent"', '$."userId"'
+            ])
+        end as v
     from documents
+),
+
+named as (
+    select
+        * exclude (v),
+        {
+        'artist': v[1],
+        'auth': v[2],
+        'firstName': v[3],
+        'gender': v[4],
+        'itemInSession': v[5],
+        'lastName': v[6],
+        'length': v[7],
+        'level': v[8],
+        'location': v[9],
+        'method': v[10],
+        'page': v[11],
+        'registration': v[12],
+        'sessionId': v[13],
+        'song': v[14],
+        'status': v[15],
+        'ts': v[16],
+        'userAgent': v[17],
+        'userId': v[18]
+        } as j
+    from fields
 ),
 
 final as (
@@ -95,10 +132,10 @@ final as (
             json_field_problem(j."itemInSession", 'itemInSession', ['UBIGINT', 'BIGINT'], true),
             json_field_problem(j."page", 'page', ['VARCHAR'], true),
             json_field_problem(j."level", 'level', ['VARCHAR'], true),
-            case when (j."level" ->> '$') not in ('free', 'paid') then 'level is not free or paid' end,
-            json_field_problem(j."song", 'song', ['VARCHAR'], (j."page" ->> '$') = 'NextSong'),
-            json_field_problem(j."artist", 'artist', ['VARCHAR'], (j."page" ->> '$') = 'NextSong'),
-            json_field_problem(j."length", 'length', ['UBIGINT', 'BIGINT', 'DOUBLE'], (j."page" ->> '$') = 'NextSong'),
+            case when json_text(j."level") not in ('free', 'paid') then 'level is not free or paid' end,
+            json_field_problem(j."song", 'song', ['VARCHAR'], json_text(j."page") = 'NextSong'),
+            json_field_problem(j."artist", 'artist', ['VARCHAR'], json_text(j."page") = 'NextSong'),
+            json_field_problem(j."length", 'length', ['UBIGINT', 'BIGINT', 'DOUBLE'], json_text(j."page") = 'NextSong'),
             json_field_problem(j."firstName", 'firstName', ['VARCHAR'], false),
             json_field_problem(j."lastName", 'lastName', ['VARCHAR'], false),
             json_field_problem(j."gender", 'gender', ['VARCHAR'], false),
@@ -108,21 +145,21 @@ final as (
             json_field_problem(j."method", 'method', ['VARCHAR'], false),
             json_field_problem(j."registration", 'registration', ['UBIGINT', 'BIGINT', 'DOUBLE'], false),
             json_field_problem(j."status", 'status', ['UBIGINT', 'BIGINT'], false),
-            case when try_cast((j."ts" ->> '$') as bigint) not between 0 and 4102444799999
+            case when try_cast(json_text(j."ts") as bigint) not between 0 and 4102444799999
                 then 'ts is not between 1970 and 2100' end,
-            case when try_cast((j."ts" ->> '$') as bigint) is null then 'ts out of range' end,
-            case when try_cast((j."sessionId" ->> '$') as bigint) is null then 'sessionId out of range' end,
-            case when try_cast((j."itemInSession" ->> '$') as integer) is null
+            case when try_cast(json_text(j."ts") as bigint) is null then 'ts out of range' end,
+            case when try_cast(json_text(j."sessionId") as bigint) is null then 'sessionId out of range' end,
+            case when try_cast(json_text(j."itemInSession") as integer) is null
                 then 'itemInSession out of range' end,
-            case when try_cast(coalesce((j."status" ->> '$'), '0') as integer) is null
+            case when try_cast(coalesce(json_text(j."status"), '0') as integer) is null
                 then 'status out of range' end,
-            case when not isfinite(try_cast(coalesce((j."length" ->> '$'), '0') as double))
-                or try_cast((j."length" ->> '$') as double) < 0
+            case when not isfinite(try_cast(coalesce(json_text(j."length"), '0') as double))
+                or try_cast(json_text(j."length") as double) < 0
                 then 'length is not a non-negative number' end,
-            case when not isfinite(try_cast(coalesce((j."registration" ->> '$'), '0') as double))
+            case when not isfinite(try_cast(coalesce(json_text(j."registration"), '0') as double))
                 then 'registration is not a finite number' end
         ) as reason
-    from fields
+    from named
 )
 
 select * from final

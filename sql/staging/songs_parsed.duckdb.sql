@@ -50,25 +50,25 @@ final as (
             json_field_problem(j."artist_id", 'artist_id', ['VARCHAR'], true),
             json_field_problem(j."artist_name", 'artist_name', ['VARCHAR'], true),
             json_field_problem(j."duration", 'duration', ['UBIGINT', 'BIGINT', 'DOUBLE'], true),
-            case when trim((j."song_id" ->> '$')) = '' then 'song_id is empty' end,
-            case when trim((j."artist_id" ->> '$')) = '' then 'artist_id is empty' end,
-            case when trim((j."artist_name" ->> '$')) = '' then 'artist_name is empty' end,
+            case when trim(json_text(j."song_id")) = '' then 'song_id is empty' end,
+            case when trim(json_text(j."artist_id")) = '' then 'artist_id is empty' end,
+            case when trim(json_text(j."artist_name")) = '' then 'artist_name is empty' end,
             json_field_problem(j."year", 'year', ['UBIGINT', 'BIGINT'], false),
             json_field_problem(j."artist_latitude", 'artist_latitude', ['UBIGINT', 'BIGINT', 'DOUBLE'], false),
             json_field_problem(j."artist_longitude", 'artist_longitude', ['UBIGINT', 'BIGINT', 'DOUBLE'], false),
             json_field_problem(j."artist_location", 'artist_location', ['VARCHAR'], false),
             json_field_problem(j."num_songs", 'num_songs', ['UBIGINT', 'BIGINT'], false),
-            case when not isfinite(try_cast((j."duration" ->> '$') as double))
-                or try_cast((j."duration" ->> '$') as double) <= 0
+            case when not isfinite(try_cast(json_text(j."duration") as double))
+                or try_cast(json_text(j."duration") as double) <= 0
                 then 'duration is not a positive number' end,
-            case when try_cast(coalesce((j."year" ->> '$'), '0') as integer) not between 0 and 2100
-                or try_cast(coalesce((j."year" ->> '$'), '0') as integer) is null
+            case when try_cast(coalesce(json_text(j."year"), '0') as integer) not between 0 and 2100
+                or try_cast(coalesce(json_text(j."year"), '0') as integer) is null
                 then 'year is not between 0 and 2100' end,
-            case when try_cast(coalesce((j."num_songs" ->> '$'), '0') as integer) is null
+            case when try_cast(coalesce(json_text(j."num_songs"), '0') as integer) is null
                 then 'num_songs out of range' end,
-            case when try_cast(coalesce((j."artist_latitude" ->> '$'), '0') as double)
+            case when try_cast(coalesce(json_text(j."artist_latitude"), '0') as double)
                 not between -90 and 90 then 'artist_latitude is not between -90 and 90' end,
-            case when try_cast(coalesce((j."artist_longitude" ->> '$'), '0') as double)
+            case when try_cast(coalesce(json_text(j."artist_longitude"), '0') as double)
                 not between -180 and 180 then 'artist_longitude is not between -180 and 180' end
         ) as reason
     from fields
