@@ -199,7 +199,7 @@ def read_batches(lake: Lake, files: list[LakeFile], by_line: bool = False) -> It
     size = 0
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lake-read") as pool:
         for chunk in _chunks(files):
-            for rows in pool.map(lambda f: _read_one(lake, f, by_line), chunk):
+            for rows in pool.map(lambda g: _read_group(lake, g, by_line), _groups(chunk, threads)):
                 for row in rows:
                     for name in FILE_SCHEMA.names:
                         columns[name].append(row.get(name))
@@ -239,6 +239,18 @@ def _chunks(files: list[LakeFile]) -> Iterator[list[LakeFile]]:
             chunk, size = [], 0
     if chunk:
         yield chunk
+
+
+def _groups(chunk: list[LakeFile], threads: int) -> list[list[LakeFile]]:
+    """The chunk cut into runs of files, one per thread task: a future per small file cost
+    more than reading it (20,000 song files: ~1 s of submit and wait), while four runs per
+    thread still keep every thread busy."""
+    size = max(1, min(64, len(chunk) // (threads * 4)))
+    return [chunk[i : i + size] for i in range(0, len(chunk), size)]
+
+
+def _read_group(lake: Lake, group: list[LakeFile], by_line: bool) -> list[dict[str, Any]]:
+    return [row for f in group for row in _read_one(lake, f, by_line)]
 
 
 def _read_one(lake: Lake, f: LakeFile, by_line: bool) -> list[dict[str, Any]]:
