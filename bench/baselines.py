@@ -55,14 +55,16 @@ def lake_files(lake: Path) -> list[Path]:
     return sorted(p for p in lake.rglob("*.json") if p.is_file())
 
 
-def cat_floor(lake: Path) -> float:
-    """Seconds to read every lake file once with `cat` (file list made beforehand)."""
+def cat_floor(lake: Path, repeats: int = 3) -> float:
+    """Seconds to read every file under `lake` once with `cat` (file list made beforehand);
+    the best of `repeats`, since a floor is the least the reading can cost (the first pass may
+    still be filling the page cache, and every other figure is taken warm)."""
     listing = "\0".join(str(p) for p in lake_files(lake)).encode()
 
     def run() -> None:
         subprocess.run(["xargs", "-0", "cat"], input=listing, stdout=subprocess.DEVNULL, check=True)
 
-    return timed(run)
+    return min(timed(run) for _ in range(repeats))
 
 
 def concatenated_floor(lake: Path, scratch: Path) -> dict[str, float]:

@@ -29,7 +29,9 @@ LOG_PREFIX = "log_data"
 _LOG_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _IGNORED_PARTS = {".ipynb_checkpoints", "__MACOSX"}
 
-BATCH_FILES = 2_000
+# A batch is one warehouse transaction, whose commit has a fixed cost: 20,000 song files stage
+# in 1.14 s as 2 batches and 1.5-1.6 s as 10 (best of 3 each). Bytes bound the batch's memory.
+BATCH_FILES = 10_000
 BATCH_BYTES = 64 * 1024 * 1024
 READ_THREADS = 16
 
