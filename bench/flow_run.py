@@ -26,7 +26,18 @@ def main() -> None:
     summary = sparkify_etl(source=lake, warehouse=warehouse, day=day)
     wall = time.perf_counter() - started
     detail = {kind: result.seconds for kind, result in summary.staged.items()}
-    print(json.dumps({"stages": summary.stage_seconds, "stages_detail": detail, "wall": wall}))
+    result = {"stages": summary.stage_seconds, "stages_detail": detail, "wall": wall}
+    print(json.dumps({**result, "peak_rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not the parent's wait4 figure: on Linux a child's
+    ru_maxrss starts from its parent's RSS at fork, so a benchmark process that has grown
+    (it runs the baselines in-process) would be reported as the flow's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 if __name__ == "__main__":

@@ -109,13 +109,11 @@ def run_flow(env: dict[str, str], lake: Path, warehouse: Path, day: date | None 
         args.append(day.isoformat())
     child = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO)
     out = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
+    _, status, _ = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise RuntimeError(f"flow run failed ({child.returncode}): {out[-2000:]}")
-    result = json.loads(out.strip().splitlines()[-1])
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024
-    return result
+    return json.loads(out.strip().splitlines()[-1])  # peak RSS: the run's own VmHWM
 
 
 def machine() -> str:
@@ -178,7 +176,7 @@ def main() -> None:
         )
 
         songs_alone = _stage_songs_alone(lake, scratch / "songs.duckdb")
-        say(f"songs staging alone (task, no Prefect)   {songs_alone:8.2f} s")
+        say(f"songs staging alone (task, best of 3)   {songs_alone:8.2f} s")
 
         with prefect_server(scratch) as env:
             full = run_flow(env, lake, scratch / "full.duckdb")
@@ -230,8 +228,11 @@ def _stage_songs_alone(lake: Path, warehouse: Path) -> float:
     from tasks.staging import stage_songs
     from tests.factories import prepared_run
 
-    run = prepared_run(lake, warehouse)
-    return baselines.timed(lambda: stage_songs.fn(run))
+    best = float("inf")
+    for attempt in range(3):  # best of 3, each on a fresh warehouse, as the cat floor is taken
+        run = prepared_run(lake, warehouse.with_name(f"{warehouse.stem}-{attempt}.duckdb"))
+        best = min(best, baselines.timed(lambda run=run: stage_songs.fn(run)))
+    return best
 
 
 def _row_by_row(
