@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -28,6 +29,13 @@ from tasks.text_repair import repair_mojibake_arrow
 log = logging.getLogger("sparkify.warehouse")
 
 REDSHIFT_PREFIX = "redshift:"
+
+# DuckDB's Python client caches one database instance per file and registers its Arrow scan
+# function in it only after handing the instance out: a thread that opens the same file at
+# that moment can run a query before the function exists ("Table Function with name
+# python_arrow_scan does not exist!", reproduced about once in 15 rounds of four threads).
+# Opening one connection at a time closes that window; queries still run in parallel.
+_OPENING = threading.Lock()
 
 
 class WarehouseBusy(RuntimeError):
@@ -278,7 +286,9 @@ def _open_duckdb(path: Path) -> duckdb.DuckDBPyConnection:
     if not path.parent.is_dir():
         raise WarehouseError(f"warehouse directory {path.parent} does not exist")
     try:
-        conn = duckdb.connect(str(path), config=duckdb_config())
+        with _OPENING:
+            conn = duckdb.connect(str(path), config=duckdb_config())
+            _register_functions(conn)
     except duckdb.IOException as exc:
         first_line = str(exc).splitlines()[0]
         if "Could not set lock" in first_line or "Conflicting lock" in first_line:
@@ -287,7 +297,6 @@ def _open_duckdb(path: Path) -> duckdb.DuckDBPyConnection:
     except duckdb.Error as exc:
         first_line = str(exc).splitlines()[0]
         raise WarehouseError(f"cannot open warehouse {path}: {first_line}") from exc
-    _register_functions(conn)
     return conn
 
 
