@@ -7,7 +7,6 @@ text repair and rejection are set-based SQL under sql/staging/. Staged rows land
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,12 +31,6 @@ from tasks.run_log import run_logger
 from tasks.run_spec import RunSpec
 from tasks.staging_redshift import stage_with_copy
 from tasks.warehouse import Session, connect
-
-# Events and songs stage in parallel threads, each on its own connection to one DuckDB
-# database. Registering and scanning Arrow data from two threads at once has failed with
-# "python_arrow_scan does not exist" (seen twice in the test suite), so those steps take
-# turns; reading the lake still overlaps.
-_ARROW_SCANS = threading.Lock()
 
 
 @dataclass
@@ -141,13 +134,12 @@ def _parse_in_duckdb(wh: Any, kind: str, lake: Lake, files: list[LakeFile]) -> N
         {"source_file": [f.key for f in files], "etag": [f.etag or None for f in files]},
         schema=pa.schema([("source_file", pa.string()), ("etag", pa.string())]),
     )
-    with _ARROW_SCANS:
-        wh.register("lake_files", listing)
-        wh.run("staging/incoming_files", {"kind": kind})
-        wh.unregister("lake_files")
+    wh.register("lake_files", listing)
+    wh.run("staging/incoming_files", {"kind": kind})
+    wh.unregister("lake_files")
     progress = StagingProgress(kind, len(files))
     for batch in read_batches(lake, files, by_line=kind == "events"):
-        with _ARROW_SCANS, wh.transaction():
+        with wh.transaction():
             _stage_batch(wh, kind, batch)
         progress.advance(_files_begun(batch))
 
