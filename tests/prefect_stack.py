@@ -24,6 +24,8 @@ from tests.s3_server import free_port
 REPO = Path(__file__).resolve().parents[1]
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+RETRIED_STATUS = {429, 502, 503}
+API_ATTEMPTS = 6  # Prefect's client: PREFECT_CLIENT_MAX_RETRIES (5) after the first try
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,16 @@ class PrefectStack:
         )  # fmt: skip
 
     def api(self, method: str, path: str, json: dict | None = None) -> object:
-        response = httpx.request(method, f"{self.api_url}{path}", json=json, timeout=30)
+        """One API call, retried as Prefect's own client retries it (PrefectHttpxAsyncClient:
+        429, 502 and 503, backing off): the server answers 503 when its SQLite database is
+        briefly locked by another writer, which a busy stack does now and then (seen in CI on
+        create_flow_run). The request failed as a whole then, so sending it again is safe."""
+        for attempt in range(API_ATTEMPTS):
+            response = httpx.request(method, f"{self.api_url}{path}", json=json, timeout=30)
+            if response.status_code not in RETRIED_STATUS or attempt == API_ATTEMPTS - 1:
+                break
+            retry_after = response.headers.get("Retry-After", "")
+            time.sleep(float(retry_after) if retry_after.isdigit() else 2**attempt)
         response.raise_for_status()
         return response.json()
 

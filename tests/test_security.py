@@ -87,10 +87,10 @@ def server_records(stack: PrefectStack) -> dict[str, str]:
         "deployments": _paged(stack, "/deployments/filter"),
     }
     runs = json.loads(records["flow runs (parameters, job variables, state)"])
-    states = [api(stack, "GET", f"/flow_run_states/?flow_run_id={run['id']}") for run in runs]
+    states = [stack.api("GET", f"/flow_run_states/?flow_run_id={run['id']}") for run in runs]
     records["flow run states (messages, data)"] = json.dumps(states)
     tasks = json.loads(records["task runs"])
-    states = [api(stack, "GET", f"/task_run_states/?task_run_id={task['id']}") for task in tasks]
+    states = [stack.api("GET", f"/task_run_states/?task_run_id={task['id']}") for task in tasks]
     records["task run states"] = json.dumps(states)
     events = _events(stack)
     block_events = [e for e in events if e["event"].startswith(BLOCK_EVENTS)]
@@ -102,7 +102,7 @@ def block_records(stack: PrefectStack) -> dict[str, str]:
     """What the UI shows of blocks: their documents and the events that record their edits."""
     events = _events(stack)
     return {
-        "block documents": json.dumps(api(stack, "POST", "/block_documents/filter", {})),
+        "block documents": json.dumps(stack.api("POST", "/block_documents/filter", {})),
         "block document events": json.dumps(
             [e for e in events if e["event"].startswith(BLOCK_EVENTS)]
         ),
@@ -112,31 +112,19 @@ def block_records(stack: PrefectStack) -> dict[str, str]:
 def _paged(stack: PrefectStack, path: str) -> str:
     items: list[object] = []
     while True:
-        page = api(stack, "POST", path, {"limit": 200, "offset": len(items)})
+        page = stack.api("POST", path, {"limit": 200, "offset": len(items)})
         items += page
         if len(page) < 200:
             return json.dumps(items)
 
 
 def _events(stack: PrefectStack) -> list[dict]:
-    page = api(stack, "POST", "/events/filter", {"limit": 50})
+    page = stack.api("POST", "/events/filter", {"limit": 50})
     events = list(page["events"])
     while page.get("next_page"):
-        page = httpx.get(page["next_page"], timeout=30).json()
+        page = stack.api("GET", page["next_page"].removeprefix(stack.api_url))
         events += page["events"]
     return events
-
-
-def api(stack: PrefectStack, method: str, path: str, body: dict | None = None) -> object:
-    """`stack.api`, retried while the server answers 503 (SQLite busy on a loaded machine)."""
-    for attempt in range(6):
-        try:
-            return stack.api(method, path, body)
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code != 503 or attempt == 5:
-                raise
-            time.sleep(1 + attempt)
-    raise AssertionError("unreachable")
 
 
 def leaks(texts: dict[str, str], needles: dict[str, str]) -> list[str]:
@@ -215,19 +203,19 @@ def _aws_block(endpoint: str) -> AwsCredentials:
 
 def start_run(stack: PrefectStack, deployment: str, **params: object) -> str:
     """Create a run of `deployment` (flow/name) through the API; the worker picks it up."""
-    found = api(stack, "GET", f"/deployments/name/{deployment}")
+    found = stack.api("GET", f"/deployments/name/{deployment}")
     body = {
         "parameters": {k: str(v) if isinstance(v, Path) else v for k, v in params.items()},
         "idempotency_key": secrets.token_hex(8),
     }  # a retried request creates one run
-    return api(stack, "POST", f"/deployments/{found['id']}/create_flow_run", body)["id"]
+    return stack.api("POST", f"/deployments/{found['id']}/create_flow_run", body)["id"]
 
 
 def wait_final(stack: PrefectStack, run_ids: dict[str, str]) -> dict[str, dict]:
     """Each run's final state, by name (the runs go in parallel: one per deployment)."""
     deadline = time.monotonic() + 150
     while True:
-        states = {name: api(stack, "GET", f"/flow_runs/{run_id}")["state"]
+        states = {name: stack.api("GET", f"/flow_runs/{run_id}")["state"]
                   for name, run_id in run_ids.items()}  # fmt: skip
         if all(s["type"] in FINAL for s in states.values()) or time.monotonic() > deadline:
             return states
