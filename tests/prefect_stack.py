@@ -6,6 +6,7 @@ kill the worker and start another, and soak tests can sample the processes' reso
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -45,7 +46,7 @@ class PrefectStack:
         """One API call, retried as Prefect's own client retries it (PrefectHttpxAsyncClient:
         429, 502 and 503, backing off): the server answers 503 when its SQLite database is
         briefly locked by another writer, which a busy stack does now and then (seen in CI on
-        create_flow_run). The request failed as a whole then, so sending it again is safe."""
+        create_flow_run). Runs are created with an idempotency key, so a retry creates one run."""
         for attempt in range(API_ATTEMPTS):
             response = httpx.request(method, f"{self.api_url}{path}", json=json, timeout=30)
             if response.status_code not in RETRIED_STATUS or attempt == API_ATTEMPTS - 1:
@@ -83,7 +84,11 @@ class PrefectStack:
         found = self.api("GET", f"/deployments/name/{deployment}")
         params = {key: str(value) for key, value in parameters.items()}
         state = {"type": "SCHEDULED", "state_details": {"scheduled_time": scheduled}}
-        body = {"parameters": params, **({"state": state} if scheduled else {})}
+        body = {
+            "parameters": params,
+            "idempotency_key": secrets.token_hex(8),  # a retried request creates one run
+            **({"state": state} if scheduled else {}),
+        }
         return self.api("POST", f"/deployments/{found['id']}/create_flow_run", body)["id"]
 
     def flow_run(self, run_id: str) -> dict:

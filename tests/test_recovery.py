@@ -73,11 +73,6 @@ def run_daily(stack: PrefectStack, lake: Path, warehouse: Path, day: str) -> str
     return stack.start_run("sparkify-daily/daily", params, daily_schedule_time(day))
 
 
-def assert_completed(stack: PrefectStack, run_id: str) -> None:
-    run = stack.wait_final(run_id)
-    assert run["state_type"] == "COMPLETED", (run["name"], run["state"]["message"])
-
-
 def wait_until_staging(stack: PrefectStack, run_id: str, timeout: float = 120) -> None:
     """Until the run (or one of its subflow runs) has started staging events: mid-run."""
     deadline = time.monotonic() + timeout
@@ -146,7 +141,7 @@ def test_a_killed_flow_run_process_is_crashed_and_its_rerun_loads_every_row(
 ):
     warehouse = tmp_path / "w.duckdb"
     for day in DAYS[:2]:
-        assert_completed(stack, run_daily(stack, lake, warehouse, day))
+        stack.assert_completed(run_daily(stack, lake, warehouse, day))
     before = published_tables(warehouse)
 
     run_id = run_daily(stack, lake, warehouse, DAYS[2])
@@ -170,7 +165,7 @@ def test_a_killed_flow_run_process_is_crashed_and_its_rerun_loads_every_row(
     assert_lock_free(warehouse)
 
     for day in DAYS[2:]:  # the rerun of the killed day, then the next day
-        assert_completed(stack, run_daily(stack, lake, warehouse, day))
+        stack.assert_completed(run_daily(stack, lake, warehouse, day))
     assert_tables_match(published_tables(warehouse), reference)
     assert loaded_days(warehouse) == list(DAYS)
 
@@ -199,7 +194,7 @@ def test_a_killed_worker_crashes_its_backfill_and_a_new_worker_reruns_it(
     assert 1 <= len(loaded_days(warehouse)) < len(DAYS)  # killed between days, not after
 
     stack.start_worker()
-    assert_completed(stack, stack.start_run("sparkify-backfill/backfill", days))
+    stack.assert_completed(stack.start_run("sparkify-backfill/backfill", days))
     assert_tables_match(published_tables(warehouse), reference)
     assert set(loaded_days(warehouse)) == set(DAYS)
 
@@ -228,7 +223,7 @@ def test_a_lost_host_leaves_no_run_running_and_the_rerun_loads_every_row(
     assert_lock_free(warehouse)
 
     stack.start_worker()
-    assert_completed(stack, stack.start_run("sparkify-etl/full-refresh", params))
+    stack.assert_completed(stack.start_run("sparkify-etl/full-refresh", params))
     assert_tables_match(published_tables(warehouse), reference)
     assert loaded_days(warehouse) == ["full"]
 
