@@ -11,8 +11,11 @@ back with its error, and staging quarantines it.
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import os
 import re
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,7 +30,13 @@ from tasks.errors import LakeError
 SONG_PREFIX = "song_data"
 LOG_PREFIX = "log_data"
 _LOG_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_FOLDER_DATE = re.compile(r"(?:^|/)[a-z_]+=(\d{4})-(\d{2})-(\d{2})/")
+_HIVE_DAY = re.compile(r"(?:^|/)year=(\d{4})/month=(\d{1,2})/day=(\d{1,2})/")
+_FOLDER_DAY = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/")
 _IGNORED_PARTS = {".ipynb_checkpoints", "__MACOSX"}
+_RECORD_SUFFIXES = (".json", ".jsonl", ".ndjson")
+_COMPRESSED = (".gz", ".gzip", ".bz2", ".zst", ".zstd")
+_NOT_RECORDS = ("readme", "license", "notice", "changelog")
 
 # A batch is one warehouse transaction, whose commit has a fixed cost: 20,000 song files stage
 # in 1.14 s as 2 batches and 1.5-1.6 s as 10 (best of 3 each). Bytes bound the batch's memory.
@@ -140,32 +149,53 @@ def open_lake(source: LakeSource | str) -> Lake:
     return LocalLake(source.uri)
 
 
-def list_song_files(lake: Lake) -> list[LakeFile]:
-    """Every song file under song_data/, in key order, then any object that is not one (to be
-    quarantined with its reason, never skipped in silence)."""
+@dataclass(frozen=True)
+class Listing:
+    """One kind's lake files, and the objects beside them that are not lake files by name
+    (skipped, never read, and listed in the run's summary and artifact)."""
+
+    files: list[LakeFile]
+    skipped: list[LakeFile]
+    every_key: frozenset[str] = frozenset()  # every lake file of the kind, of any day
+
+
+def list_songs(lake: Lake) -> Listing:
+    """Every song file under song_data/, in key order, and the objects skipped."""
     files = lake.list(SONG_PREFIX)
-    return _json_files(files) + _flag(unexpected_files(files), "not a .json file")
+    songs = [f for f in files if is_lake_file(f.key)]
+    return Listing(songs, _skipped(files), frozenset(f.key for f in songs))
+
+
+def list_logs(lake: Lake, day: date | None = None) -> Listing:
+    """The log files of `day`, or of the whole lake, and the objects skipped.
+
+    A log file belongs to the day its key carries (`log_file_day`), in both modes, so loading
+    day by day reads exactly what a full load reads. A log file whose day cannot be told fails
+    the run, naming it: loaded by no daily run, it would be lost in silence.
+    """
+    files = lake.list(LOG_PREFIX)
+    logs = [f for f in files if is_lake_file(f.key)]
+    undated = [f.key for f in logs if log_file_day(f.key) is None]
+    if undated:
+        more = f" (and {len(undated) - 1:,} more)" if len(undated) > 1 else ""
+        raise LakeError(
+            f"log file {undated[0]}{more} carries no day: put YYYY-MM-DD in its name, or it "
+            "under year=YYYY/month=MM/day=DD/ or YYYY/MM/DD/ folders"
+        )
+    every_key = frozenset(f.key for f in logs)
+    if day is not None:
+        logs = [f for f in logs if log_file_day(f.key) == day]
+    return Listing(logs, _skipped(files), every_key)
+
+
+def list_song_files(lake: Lake) -> list[LakeFile]:
+    """Every song file under song_data/, in key order."""
+    return list_songs(lake).files
 
 
 def list_log_files(lake: Lake, day: date | None = None) -> list[LakeFile]:
-    """The log files of `day`, or of the whole lake followed by the objects that are not log
-    files. A log file belongs to the day its name carries (`2018-11-01-events.json`), in
-    both modes, so loading day by day reads exactly what a full load reads."""
-    files = lake.list(LOG_PREFIX)
-    logs = _json_files(files)
-    if day is not None:
-        return [f for f in logs if log_file_day(f.key) == day]
-    dated = [f for f in logs if log_file_day(f.key) is not None]
-    undated = [f for f in logs if log_file_day(f.key) is None]
-    return (
-        dated
-        + _flag(undated, "log file name carries no date (YYYY-MM-DD)")
-        + _flag(unexpected_files(files), "not a .json file")
-    )
-
-
-def _flag(files: list[LakeFile], problem: str) -> list[LakeFile]:
-    return [LakeFile(f.key, f.size, f.etag, problem) for f in files]
+    """The log files of `day`, or of the whole lake, in key order."""
+    return list_logs(lake, day).files
 
 
 def require_log_files(
@@ -173,21 +203,53 @@ def require_log_files(
 ) -> None:
     """Fail fast, in one line, when the lake (or the listing given) has no log file to load."""
     listed = list_log_files(lake, day) if files is None else files
-    if not [f for f in listed if not f.problem]:
+    if not listed:
         where = f"for {day.isoformat()} " if day else ""
         raise LakeError(f"lake {lake.uri} has no log files {where}under {LOG_PREFIX}/")
 
 
 def log_file_day(key: str) -> date | None:
-    """The day a log file's name says it holds (`2018-11-01-events.json`), if it says one."""
-    match = _LOG_DAY.search(key.rsplit("/", 1)[-1])
-    if not match:
-        return None
-    year, month, day = (int(g) for g in match.groups())
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
+    """The day a log file's key says it holds: `YYYY-MM-DD` in its name (the Sparkify layout,
+    `2018-11-01-events.json`), else its folders: `dt=YYYY-MM-DD/`, Hive's and Spark's
+    `year=YYYY/month=MM/day=DD/`, or `YYYY/MM/DD/` (Amazon Data Firehose's default prefix)."""
+    folder, _, name = key.rpartition("/")
+    for pattern, text in (
+        (_LOG_DAY, name),
+        (_FOLDER_DATE, folder + "/"),
+        (_HIVE_DAY, folder + "/"),
+        (_FOLDER_DAY, folder + "/"),
+    ):
+        match = pattern.search(text)
+        if match:
+            year, month, day = (int(g) for g in match.groups())
+            try:
+                return date(year, month, day)
+            except ValueError:
+                return None
+    return None
+
+
+def is_lake_file(key: str) -> bool:
+    """A record file by name: `.json`, `.jsonl` or `.ndjson` (any case), optionally compressed
+    (`.gz`, `.bz2`, `.zst`), or a name without an extension (Firehose objects, Spark's
+    `part-00000`). Hidden and `_`-prefixed names (`_SUCCESS`), checksums (`*.crc`), READMEs,
+    notebook checkpoints and macOS resource forks are not."""
+    parts = key.split("/")
+    name = parts[-1]
+    if _IGNORED_PARTS.intersection(parts) or name.startswith((".", "_")):
+        return False
+    if any(p.startswith((".", "_")) for p in parts[1:-1]):  # _temporary/, _spark_metadata/
+        return False
+    lower = name.lower()
+    for suffix in _COMPRESSED:
+        lower = lower.removesuffix(suffix)
+    if lower.endswith(_RECORD_SUFFIXES):
+        return True
+    return "." not in lower and not lower.startswith(_NOT_RECORDS)
+
+
+def _skipped(files: list[LakeFile]) -> list[LakeFile]:
+    return [f for f in files if not is_lake_file(f.key)]
 
 
 def read_batches(lake: Lake, files: list[LakeFile], by_line: bool = False) -> Iterator[pa.Table]:
@@ -212,22 +274,6 @@ def read_batches(lake: Lake, files: list[LakeFile], by_line: bool = False) -> It
                         size = 0
     if columns["source_file"]:
         yield pa.Table.from_pydict(columns, schema=FILE_SCHEMA)
-
-
-def unexpected_files(files: list[LakeFile]) -> list[LakeFile]:
-    """Objects under a lake prefix that are neither lake files nor editor droppings."""
-    lake_files = {f.key for f in _json_files(files)}
-    return [f for f in files if f.key not in lake_files and not _is_dropping(f.key)]
-
-
-def _json_files(files: list[LakeFile]) -> list[LakeFile]:
-    """Lake files proper: `.json` objects (any case), not editor droppings or hidden files."""
-    return [f for f in files if f.key.lower().endswith(".json") and not _is_dropping(f.key)]
-
-
-def _is_dropping(key: str) -> bool:
-    parts = key.split("/")
-    return bool(_IGNORED_PARTS.intersection(parts)) or parts[-1].startswith(".")
 
 
 def _chunks(files: list[LakeFile]) -> Iterator[list[LakeFile]]:
@@ -264,6 +310,9 @@ def _read_one(lake: Lake, f: LakeFile, by_line: bool) -> list[dict[str, Any]]:
         raise  # transient (an S3 endpoint down): the task retries, nothing is quarantined
     except OSError as exc:
         return [_error_row(f.key, None, None, f"unreadable file: {exc}")]
+    raw, problem = decompress(raw)
+    if problem:
+        return [_error_row(f.key, None, None, problem)]
     raw = raw.removeprefix(b"\xef\xbb\xbf")
     if by_line:
         return [row for first, piece in _pieces(raw) for row in _decode_lines(f.key, piece, first)]
@@ -271,8 +320,31 @@ def _read_one(lake: Lake, f: LakeFile, by_line: bool) -> list[dict[str, Any]]:
         return [{"source_file": f.key, "content": raw.decode("utf-8"), "read_error": None,
                  "line_number": None}]  # fmt: skip
     except UnicodeDecodeError as exc:
-        reason = f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
+        reason = f"unreadable file: not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
         return [_error_row(f.key, None, raw.decode("utf-8", "replace"), reason)]
+
+
+def decompress(raw: bytes) -> tuple[bytes, str]:
+    """The object's bytes uncompressed, told by their magic bytes as COPY's GZIP, BZIP2 and
+    ZSTD options read them (a `.json` name may hold gzip bytes), or a reason it cannot be read."""
+    try:
+        if raw.startswith(b"\x1f\x8b"):
+            return gzip.decompress(raw), ""
+        if raw.startswith(b"BZh"):
+            return bz2.decompress(raw), ""
+        if raw.startswith(b"\x28\xb5\x2f\xfd"):
+            import zstandard  # only for zstd objects
+
+            return zstandard.ZstdDecompressor().decompressobj().decompress(raw), ""
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        return b"", f"unreadable file: corrupt compressed data ({first_line(exc)})"
+    except Exception as exc:  # zstandard.ZstdError has no common base with the others
+        return b"", f"unreadable file: corrupt compressed data ({first_line(exc)})"
+    return raw, ""
+
+
+def first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _pieces(raw: bytes) -> Iterator[tuple[int, bytes]]:

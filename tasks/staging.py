@@ -7,8 +7,10 @@ text repair and rejection are set-based SQL under sql/staging/. Staged rows land
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pyarrow as pa
@@ -16,15 +18,20 @@ import pyarrow.compute as pc
 from prefect import task
 
 from tasks.errors import RejectedShareExceeded
+from tasks.json_stream import split_values
 from tasks.lake import (
     Lake,
     LakeFile,
-    list_log_files,
-    list_song_files,
+    Listing,
+    list_logs,
+    list_songs,
+    log_file_day,
     open_lake,
     read_batches,
     require_log_files,
 )
+from tasks.record_sql import render_staging
+from tasks.records import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
 from tasks.report_progress import StagingProgress
 from tasks.retry import WAREHOUSE_TASK
 from tasks.run_log import run_logger
@@ -35,7 +42,8 @@ from tasks.warehouse import Session, connect
 
 @dataclass
 class StageResult:
-    """What a staging task read, accepted and rejected (with counts per reason)."""
+    """What a staging task read, accepted, rejected (with counts per reason) and skipped, and
+    the records of its kind the whole lake holds once the run publishes."""
 
     kind: str
     files: int
@@ -43,11 +51,32 @@ class StageResult:
     rejected: int
     seconds: float
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # the first SKIPPED_LISTED of them
+    skipped_count: int = 0
+    lake_accepted: int = 0
+    lake_rejected: int = 0
 
     @property
     def rejected_share(self) -> float:
-        total = self.accepted + self.rejected
-        return self.rejected / total if total else 0.0
+        """The rejected share of the lake as this run leaves it: what a full load would judge,
+        so a day a full load accepts also loads on its own, and one bad new file cannot block
+        every later daily run."""
+        total = self.lake_accepted + self.lake_rejected
+        return self.lake_rejected / total if total else 0.0
+
+
+SKIPPED_LISTED = 1000
+# Macros the staging SQL calls, each after those it calls.
+MACROS = (
+    "json_kind",
+    "json_text",
+    "json_doc_type",
+    "drop_nul",
+    "rtrim_blanks",
+    "field_text",
+    "field_problem",
+    "repair_text",
+)
 
 
 @task(
@@ -58,62 +87,89 @@ class StageResult:
 def stage_events(run: RunSpec) -> StageResult:
     """Stage the run's log files (one day's partition, or all of them)."""
     lake = open_lake(run.lake)
-    files = list_log_files(lake, run.day)
-    require_log_files(lake, run.day, files)
-    return _stage("events", run, lake, files, replace_all=run.day is None)
+    listing = list_logs(lake, run.day)
+    require_log_files(lake, run.day, listing.files)
+    return _stage("events", run, lake, listing, listing.files)
 
 
 @task(name="stage songs", task_run_name="stage songs", **WAREHOUSE_TASK)
 def stage_songs(run: RunSpec) -> StageResult:
-    """Stage every song file; the catalogue is small next to the logs and is always re-read."""
+    """Stage every song file; a daily run reads only the new or changed ones."""
     lake = open_lake(run.lake)
-    files = list_song_files(lake)
-    if not files:
+    listing = list_songs(lake)
+    if not listing.files:
         run_logger().warning("lake %s has no song files under song_data/", lake.uri)
     if run.day is None:
-        return _stage("songs", run, lake, files, replace_all=True)
+        return _stage("songs", run, lake, listing, listing.files)
     with connect(run.warehouse) as wh:
         loaded = dict(wh.rows("staging/loaded_songs"))
-    changed = [f for f in files if f.problem or loaded.get(f.key) != f.etag]
-    run_logger().info("%d of %d song files are new or changed", len(changed), len(files))
-    return _stage("songs", run, lake, changed, replace_all=False)
+    changed = [f for f in listing.files if loaded.get(f.key) != f.etag]
+    run_logger().info("%d of %d song files are new or changed", len(changed), len(listing.files))
+    return _stage("songs", run, lake, listing, changed)
 
 
 def check_rejected_share(results: list[StageResult], threshold: float) -> None:
-    """Fail the run, before anything is published, if too much of its input was rejected."""
+    """Fail the run, before anything is published, if too much of the lake would be rejected."""
     for result in results:
         if result.rejected_share > threshold:
+            total = result.lake_accepted + result.lake_rejected
             raise RejectedShareExceeded(
-                f"rejected {result.rejected_share:.2%} of {result.kind} records "
-                f"({result.rejected:,} of {result.accepted + result.rejected:,}), over the "
-                f"{threshold:.2%} threshold; see sparkify_staging.quarantine_incoming"
+                f"{result.rejected_share:.2%} of the lake's {result.kind} records would be "
+                f"rejected ({result.lake_rejected:,} of {total:,}; this run rejected "
+                f"{result.rejected:,}), over the {threshold:.2%} threshold; see "
+                "sparkify_staging.quarantine_incoming"
             )
 
 
+def gone_files(
+    loaded: list[str], listing: Listing, day: date | None, kind: str
+) -> tuple[str, ...]:
+    """Staged files a daily run replaces with nothing, so it ends as a full load would: files
+    deleted from the lake, and (events) the other files of its day, as when a day is delivered
+    again under another name (`2018-11-15-events-v2.json` replacing `…-events.json`)."""
+    if day is None:
+        return ()  # a full load replaces every staged file
+    present = listing.every_key
+    read = {f.key for f in listing.files}
+    return tuple(
+        key
+        for key in loaded
+        if key not in present or (kind == "events" and key not in read and log_file_day(key) == day)
+    )
+
+
 def _stage(
-    kind: str, run: RunSpec, lake: Lake, files: list[LakeFile], replace_all: bool
+    kind: str, run: RunSpec, lake: Lake, listing: Listing, files: list[LakeFile]
 ) -> StageResult:
     started = time.perf_counter()
+    replace_all = run.day is None
     with connect(run.warehouse) as wh:
+        loaded = [key for (key,) in wh.rows("staging/loaded_file_keys", {"kind": kind})]
+        gone = gone_files(loaded, listing, run.day, kind)
+        if gone:
+            run_logger().info("%d staged %s files are replaced with nothing", len(gone), kind)
         if run.warehouse.engine == "redshift":
             with wh.transaction():
                 _clear_incoming(wh, kind, replace_all)
-                stage_with_copy(wh, kind, run, lake, files, run.run_id)
+                stage_with_copy(wh, kind, run, lake, files, run.run_id, gone)
         else:
             # One transaction per batch: DuckDB keeps a transaction's new rows in memory until
             # it commits, so one transaction for the whole lake grows with the lake. Nothing
             # reads the incoming tables until publish, and a retry clears them first.
             with wh.transaction():
                 _clear_incoming(wh, kind, replace_all)
-            _parse_in_duckdb(wh, kind, lake, files)
-        result = _count(wh, kind, len(files))
+            _parse_in_duckdb(wh, kind, lake, files, gone)
+        result = _count(wh, kind, files)
+    result.skipped = [f.key for f in listing.skipped[:SKIPPED_LISTED]]
+    result.skipped_count = len(listing.skipped)
     result.seconds = round(time.perf_counter() - started, 3)
     run_logger().info(
-        "staged %s: %d files, %d accepted, %d rejected",
+        "staged %s: %d files, %d accepted, %d rejected, %d objects skipped (not lake files)",
         kind,
         result.files,
         result.accepted,
         result.rejected,
+        result.skipped_count,
     )
     return result
 
@@ -126,12 +182,17 @@ def _clear_incoming(wh: Session, kind: str, replace_all: bool) -> None:
         wh.run("staging/incoming_files_all", {"kind": kind})
 
 
-def _parse_in_duckdb(wh: Any, kind: str, lake: Lake, files: list[LakeFile]) -> None:
+def _parse_in_duckdb(
+    wh: Any, kind: str, lake: Lake, files: list[LakeFile], gone: tuple[str, ...]
+) -> None:
     """Stream the files into the embedded warehouse and parse them there, batch by batch."""
-    for macro in ("json_kind", "json_text", "json_field_problem", "repair_text"):
+    for macro in MACROS:
         wh.run(f"staging/{macro}")
     listing = pa.table(
-        {"source_file": [f.key for f in files], "etag": [f.etag or None for f in files]},
+        {
+            "source_file": [f.key for f in files] + list(gone),
+            "etag": [f.etag or None for f in files] + [None] * len(gone),
+        },
         schema=pa.schema([("source_file", pa.string()), ("etag", pa.string())]),
     )
     wh.register("lake_files", listing)
@@ -153,23 +214,76 @@ def _files_begun(batch: pa.Table) -> int:
     return pc.count_distinct(batch.filter(opening).column("source_file")).as_py()
 
 
-def _stage_batch(wh: Any, kind: str, batch: object) -> None:
+def _stage_batch(wh: Any, kind: str, batch: pa.Table) -> None:
     wh.register("lake_batch", batch)
-    wh.run(f"staging/{kind}_parsed")
-    wh.run(f"staging/{kind}_accepted")
+    wh.run(f"staging/{kind}_records")
+    pieces = wh.rows("staging/records_to_resplit")
+    if pieces:
+        wh.register("split_records", _split_pieces(kind, batch, set(pieces)))
+        wh.run("staging/records_resplit")
+        wh.run("staging/records_from_split")
+        wh.unregister("split_records")
+    wh.execute(render_staging("parsed", kind), label=f"staging/parsed ({kind})")
+    wh.execute(render_staging("accepted", kind), label=f"staging/accepted ({kind})")
     wh.run("staging/rejected", {"kind": kind})
     wh.unregister("lake_batch")  # on an error the connection closes with the transaction
 
 
-def _count(wh: Session, kind: str, files: int) -> StageResult:
+SPLIT_SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("first_line", pa.int64()),
+        ("line_number", pa.int64()),
+        ("raw_text", pa.string()),
+    ]
+)
+
+
+def _split_pieces(kind: str, batch: pa.Table, pieces: set[tuple[str, int]]) -> pa.Table:
+    """The pieces whose lines are not each one JSON value, cut as streams of JSON values. A song
+    file of one record keeps no line number (the file is the record), as when it parses whole."""
+    keys = pa.array(sorted({key for key, _ in pieces}), type=pa.string())
+    candidates = batch.filter(
+        pc.and_(pc.is_in(batch.column("source_file"), keys), pc.is_null(batch.column("read_error")))
+    )
+    columns: dict[str, list[Any]] = {name: [] for name in SPLIT_SCHEMA.names}
+    for row in candidates.select(["source_file", "first_line", "content"]).to_pylist():
+        first = row["first_line"] or 1
+        if (row["source_file"], first) not in pieces:
+            continue
+        values = split_values(row["content"] or "", first)
+        single_song = kind == "songs" and len(values) == 1
+        for line, text in values:
+            columns["source_file"].append(row["source_file"])
+            columns["first_line"].append(first)
+            columns["line_number"].append(None if single_song else line)
+            columns["raw_text"].append(text)
+    return pa.Table.from_pydict(columns, schema=SPLIT_SCHEMA)
+
+
+def _count(wh: Session, kind: str, files: list[LakeFile]) -> StageResult:
     accepted = wh.count(f"sparkify_staging.{kind}_incoming")
     reasons = wh.rows("staging/rejected_by_reason", {"kind": kind})
     by_reason = {reason: count for reason, count in reasons}
+    unreadable = wh.rows("staging/unreadable_files", {"kind": kind})
+    sizes = {f.key: f.size for f in files}
+    # an unreadable file counts as the records it holds, not as one
+    extra = sum(estimated_records(kind, key, sizes.get(key, 0), r) - 1 for key, r in unreadable)
+    ((lake_accepted, lake_rejected),) = wh.rows("staging/lake_records", {"kind": kind})
     return StageResult(
         kind=kind,
-        files=files,
+        files=len(files),
         accepted=accepted,
-        rejected=sum(by_reason.values()),
+        rejected=sum(by_reason.values()) + extra,
         seconds=0.0,
         rejected_by_reason=by_reason,
+        lake_accepted=int(lake_accepted),
+        lake_rejected=int(lake_rejected) + extra,
     )
+
+
+def estimated_records(kind: str, key: str, size: int, reason: str) -> int:
+    """How many records an unreadable file holds, from its size and a typical record's."""
+    compressed = "compressed" in reason or key.lower().endswith((".gz", ".gzip", ".bz2", ".zst"))
+    raw_bytes = size * (COMPRESSION_RATIO if compressed else 1)
+    return max(1, math.ceil(raw_bytes / TYPICAL_RECORD_BYTES[kind]))

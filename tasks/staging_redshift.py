@@ -60,11 +60,18 @@ class StagingArea:
 
 
 def stage_with_copy(
-    wh: Session, kind: str, run: RunSpec, lake: Lake, files: list[LakeFile], run_id: str
+    wh: Session,
+    kind: str,
+    run: RunSpec,
+    lake: Lake,
+    files: list[LakeFile],
+    run_id: str,
+    gone: tuple[str, ...] = (),
 ) -> None:
     """COPY the run's files into the incoming tables (inside the caller's transaction).
 
-    Objects the listing flagged (not JSON, no date) are quarantined, never COPYed.
+    Objects the listing flagged are quarantined, never COPYed; `gone` names staged files
+    this run replaces with nothing (deleted from the lake, or a day delivered again).
     """
     if not hasattr(lake, "bucket"):
         raise EtlError("Redshift loads the lake with COPY from S3: --source must be s3://…")
@@ -81,6 +88,7 @@ def stage_with_copy(
     errors = "staging/copy_errors_serverless" if settings.serverless else "staging/copy_errors"
     files_csv = io.StringIO()
     csv.writer(files_csv).writerows((kind, f.key, f.etag or None) for f in files)
+    csv.writer(files_csv).writerows((kind, key, None) for key in gone)
     files_uri = area.put(f"{kind}-files.csv", files_csv.getvalue().encode())
     _copy(wh, "staging/copy_incoming_files", {**base, "files_uri": files_uri})
     flagged = [reject(kind, f.key, f.problem, None) for f in files if f.problem]

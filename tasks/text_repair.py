@@ -31,3 +31,11 @@ def repair_mojibake(text: str | None) -> str | None:
 def repair_mojibake_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Vectorised form for DuckDB's arrow UDFs: one call per batch, not per row."""
     return pa.array([repair_mojibake(v) for v in values.to_pylist()], type=pa.string())
+
+
+def truncate_utf8(text: str | None, max_bytes: int) -> str | None:
+    """The longest prefix of `text` that fits `max_bytes` of UTF-8 (Redshift sizes VARCHAR in
+    bytes), cut at a character boundary."""
+    if text is None:
+        return None
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")

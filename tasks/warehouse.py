@@ -24,7 +24,7 @@ import duckdb
 
 from tasks.errors import WarehouseError
 from tasks.sql_files import render
-from tasks.text_repair import repair_mojibake_arrow
+from tasks.text_repair import repair_mojibake_arrow, truncate_utf8
 
 log = logging.getLogger("sparkify.warehouse")
 
@@ -311,5 +311,13 @@ def _register_functions(conn: duckdb.DuckDBPyConnection) -> None:
             "VARCHAR",
             type="arrow",
             null_handling="special",
+            side_effects=False,
+        )
+    with suppress(duckdb.CatalogException):
+        conn.create_function(
+            "f_truncate_utf8",
+            truncate_utf8,
+            ["VARCHAR", "INTEGER"],
+            "VARCHAR",
             side_effects=False,
         )

@@ -1,4 +1,5 @@
--- staging_songs: one row per accepted song file of the lake, as last published; keyed by source_file.
+-- staging_songs: one row per accepted song object of the lake, as last published; keyed by
+-- (source_file, line_number): a file holds one song, or several.
 create table if not exists sparkify_staging.songs (
     num_songs        integer,
     artist_id        varchar(32) not null,
@@ -10,7 +11,8 @@ create table if not exists sparkify_staging.songs (
     title            varchar(1024) not null,
     duration         double precision not null,
     year             integer,
-    source_file      varchar(1024) not null
+    source_file      varchar(1024) not null,
+    line_number      integer  -- the line a song starts on, in a file of several
 )
 diststyle even
 sortkey (source_file)

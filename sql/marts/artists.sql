@@ -6,6 +6,7 @@ with staged_songs as (
         artist_id,
         song_id,
         source_file,
+        line_number,
         artist_name,
         nullif(trim(artist_location), '') as artist_location,
         artist_latitude,
@@ -17,7 +18,9 @@ named as (
     select
         artist_id,
         artist_name,
-        row_number() over (partition by artist_id order by song_id, source_file) as pick
+        row_number() over (
+            partition by artist_id order by song_id, source_file, line_number nulls first
+        ) as pick
     from staged_songs
 ),
 
@@ -25,7 +28,9 @@ located as (
     select
         artist_id,
         artist_location,
-        row_number() over (partition by artist_id order by song_id, source_file) as pick
+        row_number() over (
+            partition by artist_id order by song_id, source_file, line_number nulls first
+        ) as pick
     from staged_songs
     where artist_location is not null
 ),
@@ -35,7 +40,9 @@ placed as (
         artist_id,
         artist_latitude,
         artist_longitude,
-        row_number() over (partition by artist_id order by song_id, source_file) as pick
+        row_number() over (
+            partition by artist_id order by song_id, source_file, line_number nulls first
+        ) as pick
     from staged_songs
     where artist_latitude is not null and artist_longitude is not null
 ),

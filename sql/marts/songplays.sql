@@ -14,7 +14,9 @@ staged_songs as (
 catalogue as (
     select song_id, title, artist_id, artist_name, duration
     from staged_songs
-    qualify row_number() over (partition by song_id order by source_file) = 1
+    qualify row_number() over (
+        partition by song_id order by source_file, line_number nulls first
+    ) = 1
 ),
 
 matches as (

@@ -1,5 +1,6 @@
 -- songs: one row per song_id; if several song files carry the same song_id, the first file by
--- path wins. Year 0 is the Million Song Dataset's "unknown" and becomes NULL.
+-- path (and the first song in it) wins. Year 0 is the Million Song Dataset's "unknown" and becomes
+-- NULL.
 with staged_songs as (
     select * from sparkify_staging.songs_next
 ),
@@ -11,7 +12,9 @@ ranked as (
         artist_id,
         year,
         duration,
-        row_number() over (partition by song_id order by source_file) as file_rank
+        row_number() over (
+            partition by song_id order by source_file, line_number nulls first
+        ) as file_rank
     from staged_songs
 ),
 
