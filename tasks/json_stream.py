@@ -53,12 +53,15 @@ def split_values(text: str, first_line: int = 1) -> list[tuple[int, str]]:
 
 
 def _malformed_end(text: str, start: int, error: int) -> int:
-    """Where a malformed record that starts at `start` ends: the end of its first line, or, if
-    it runs on, the end of the line where the decoder failed, unless that line opens a new
-    object (a cut-off line followed by a good one)."""
+    """Where a malformed record that starts at `start` ends: the end of its first line; or, if
+    the decoder read on past it, just before the first later line that opens an object at its
+    start (a cut-off line followed by good ones), else the end of the line where it failed."""
     first_end = text.find("\n", start)
     if first_end < 0 or error <= first_end:
         return len(text) if first_end < 0 else first_end
+    next_object = text.find("\n{", first_end, error + 1)
+    if next_object >= 0:
+        return next_object
     line_start = text.rfind("\n", 0, error) + 1
     if text[line_start:error].strip(" \t") == "" and text.startswith("{", error):
         return line_start - 1

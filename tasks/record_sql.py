@@ -1,5 +1,5 @@
 """Compile the record declarations (`tasks.records`) into staging's SQL, as checks compile the
-contracts: `sql/staging/parsed.duckdb.sql` lays the fields out, this module writes each one's
+contracts: `sql/staging/parsed.duckdb.sql.j2` lays the fields out, this module writes each one's
 conversion and rules, so the rules exist once, in `tasks.records`."""
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ _BLANKS = "' ' || chr(9) || chr(10) || chr(13)"
 
 def converted(f: Field) -> str:
     """The field's value typed, before its size and range policies."""
-    value = f'j."{f.json}"'
     if f.kind != "text":
-        return f"try_cast(json_text({value}) as {_CAST[f.kind]})"
-    sql = f"field_text({value}, raw_text, '{f.json}')"
+        return f"try_cast({f.json}__text as {_CAST[checked_kind(f)]})"
+    sql = f"field_text({f.json}__kind, {f.json}__text, raw_text, '{f.json}')"
     if f.repair:
         sql = f"repair_text({sql})"
     if f.unquote:
@@ -44,6 +43,14 @@ def bounded(f: Field) -> str:
     if f.bounded and f.out_of_range == "null":
         return f"case when {_in_range(f)} then {col} end"
     return col
+
+
+def checked_kind(f: Field) -> str:
+    """The kind a value is checked against: an integer whose out-of-range values become NULL
+    is read as a 64-bit one, so any whole number is in range or NULL, never a reject."""
+    if f.kind == "integer" and f.bounded and f.out_of_range == "null":
+        return "bigint"
+    return f.kind
 
 
 def required(f: Field) -> str:
@@ -84,7 +91,7 @@ def _range_problem(f: Field) -> str:
     if f.range_label:
         return f"{f.json} is not between {f.range_label}"
     if f.high is None and f.low == 0:
-        return f"{f.json} is not {'positive' if f.exclusive_low else 'zero or more'}"
+        return f"{f.json} is {'not positive' if f.exclusive_low else 'negative'}"
     return f"{f.json} is not between {_literal(f.low)} and {_literal(f.high)}"
 
 
@@ -99,15 +106,16 @@ _ENV = jinja2.Environment(
 
 @cache
 def render_staging(name: str, kind: str) -> str:
-    """`sql/staging/<name>.duckdb.sql` rendered for one kind of record."""
+    """`sql/staging/<name>.duckdb.sql.j2` rendered for one kind of record."""
     fields = FIELDS[kind]
-    return _ENV.get_template(f"staging/{name}.duckdb.sql").render(
+    return _ENV.get_template(f"staging/{name}.duckdb.sql.j2").render(
         kind=kind,
         fields=fields,
         columns=", ".join(f.column for f in fields),
         converted=converted,
         bounded=bounded,
         required=required,
+        checked_kind=checked_kind,
         value_problems=value_problems(fields),
         max_record_bytes=MAX_RECORD_BYTES,
     )

@@ -5,7 +5,7 @@ required, its size in bytes (the staging column's VARCHAR size: Redshift counts 
 happens to a value that breaks its rule: the record is quarantined with the rule it broke
 (`reject`), or the optional value becomes NULL (`null`, e.g. an impossible year is an unknown
 year), or free text is cut to the column's size at a character boundary (`truncate`, as COPY's
-TRUNCATECOLUMNS). `sql/staging/parsed.duckdb.sql` is rendered from these declarations, and
+TRUNCATECOLUMNS). `sql/staging/parsed.duckdb.sql.j2` is rendered from these declarations, and
 `tasks.contracts` takes its bounds from them, so a record staging accepts cannot fail a column
 check: the checks guard the transforms, not the lake.
 
@@ -46,7 +46,7 @@ class Field:
     json: str
     column: str
     kind: Kind
-    required: bool | str = False  # True, False, or a SQL condition on `j` (NextSong events)
+    required: bool | str = False  # True, False, or a SQL condition (NextSong events)
     max_bytes: int | None = None
     oversize: Policy = "reject"
     low: float | None = None  # allowed range, inclusive
@@ -65,7 +65,7 @@ class Field:
         return self.low is not None or self.high is not None
 
 
-NEXT_SONG = "json_text(j.\"page\") = 'NextSong'"
+NEXT_SONG = "page__text = 'NextSong'"  # a condition on the record's page, as staging reads it
 
 EVENT_FIELDS = (
     Field("artist", "artist", "text", NEXT_SONG, TEXT_BYTES, "truncate", repair=True),

@@ -121,9 +121,7 @@ def check_rejected_share(results: list[StageResult], threshold: float) -> None:
             )
 
 
-def gone_files(
-    loaded: list[str], listing: Listing, day: date | None, kind: str
-) -> tuple[str, ...]:
+def gone_files(loaded: list[str], listing: Listing, day: date | None, kind: str) -> tuple[str, ...]:
     """Staged files a daily run replaces with nothing, so it ends as a full load would: files
     deleted from the lake, and (events) the other files of its day, as when a day is delivered
     again under another name (`2018-11-15-events-v2.json` replacing `…-events.json`)."""

@@ -11,7 +11,10 @@ test_staging.py.
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import math
 import shutil
 from collections import Counter
 from collections.abc import Callable
@@ -20,8 +23,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import zstandard
 
 from tasks.marts import MARTS, build_table
+from tasks.records import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
 from tasks.run_spec import RunSpec
 from tasks.sample_lake import LakeSpec, generate_lake
 from tasks.staging import StageResult, stage_events, stage_songs
@@ -120,8 +125,10 @@ class Case:
     """One bad item: how it gets in, what must happen to it, and how many records it rejects.
 
     `outcome` is "accepted" (staged, normalised), "ignored" (not a record: nothing staged, nothing
-    quarantined) or "quarantined: <reason>". `clean` writes the good records the item carries,
-    plainly, into the clean lake.
+    quarantined), "skipped" (not a lake file by name: never read, listed as skipped) or
+    "quarantined: <reason>". `clean` writes the good records the item carries, plainly, into the
+    clean lake. `counted` is how many records the quarantined rows count as (an unreadable file
+    counts as the records it would hold), if not one each.
     """
 
     name: str
@@ -130,19 +137,64 @@ class Case:
     outcome: str
     rejected: int = 0
     clean: Inject | None = None
+    counted: int | None = None
 
 
 E = event(userId="3", ts=1541116106796)  # records both lakes share are built once, here
+E2 = event(userId="4", ts=1541116107796)
 PRETTY_EVENT = json.dumps(E, indent=2)
 S = song(song_id="SOCATALOGUE000001", artist_id="ARCATALOGUE000001")
+S2 = song(song_id="SOCATALOGUE000002", artist_id="ARCATALOGUE000001", title="Second")
 S_EXTRA = {**S, "track_id": "TRXXXX", "tags": ["a", {"b": None}], "artist_mbid": None}
 LOG_DAY3 = "log_data/2018/11/2018-11-03-events.json"
-DAY3_TEXT = "\n".join(log_line(event(ts=1541206106796 + i)) for i in range(3)) + "\n"
+DAY3_EVENTS = [event(ts=1541206106796 + i) for i in range(3)]
+DAY3_TEXT = "\n".join(log_line(e) for e in DAY3_EVENTS) + "\n"
+# a day's log file, gzip-compressed and cut short: unreadable, it counts as the records its size
+# suggests (at the declared typical record size and compression ratio), not as one
+CORRUPT_GZIP = gzip.compress((DAY3_TEXT * 50).encode(), mtime=0)[:-40]
+CORRUPT_GZIP_RECORDS = math.ceil(
+    len(CORRUPT_GZIP) * COMPRESSION_RATIO / TYPICAL_RECORD_BYTES["events"]
+)
 SONG_KEY = f"{SONG_DIR}/TRPLAIN.json"
 
 
 def plain_song(record: dict) -> Inject:
     return obj(SONG_KEY, song_text(record))
+
+
+def two_plain_songs(first: dict, second: dict) -> Inject:
+    """Two songs, each in a file of its own (the clean form of a file holding both)."""
+
+    def inject(lake: Path) -> Where:
+        write_object(lake, SONG_KEY, song_text(first))
+        return [(write_object(lake, f"{SONG_DIR}/TRPLAIN2.json", song_text(second)), None)]
+
+    return inject
+
+
+def spark_markers(folder: str) -> Inject:
+    """What Spark and Hadoop leave beside a day's part files: markers and checksums."""
+
+    def inject(lake: Path) -> Where:
+        write_object(lake, f"{folder}/part-00000-5f2a-c000.json", DAY3_TEXT)
+        for name in ("_SUCCESS", "._SUCCESS.crc", ".part-00000-5f2a-c000.json.crc"):
+            write_object(lake, f"{folder}/{name}", b"\x00crc")
+        return [
+            (f"{folder}/{name}", None)
+            for name in ("_SUCCESS", "._SUCCESS.crc", ".part-00000-5f2a-c000.json.crc")
+        ]
+
+    return inject
+
+
+def cut_then_good(cut: str, good: str) -> Inject:
+    """A cut-off line and a good line after it: only the cut-off one is quarantined."""
+
+    def inject(lake: Path) -> Where:
+        first = insert_lines(lake / LOG_KEY, [cut, good])
+        return [(LOG_KEY, first)]
+
+    return inject
 
 
 CASES = [
@@ -156,9 +208,20 @@ CASES = [
     Case("empty log file", "events", obj(LOG_DAY3, ""), "ignored"),
     Case("empty and whitespace-only lines", "events", lines("", "   ", "\t", " \t "), "ignored"),
     Case("pretty-printed event over many lines", "events", lines(*PRETTY_EVENT.splitlines()),
-         "quarantined: malformed JSON", len(PRETTY_EVENT.splitlines())),
-    Case("two events on one line", "events", lines(log_line(E) + log_line(E)),
-         "quarantined: malformed JSON", 1),
+         "accepted", clean=lines(log_line(E))),
+    Case("two events on one line", "events", lines(log_line(E) + log_line(E2)),
+         "accepted", clean=lines(log_line(E), log_line(E2))),
+    Case("events back to back with no newline (Firehose)", "events",
+         obj(LOG_DAY3, "".join(log_line(e) for e in DAY3_EVENTS)),
+         "accepted", clean=obj(LOG_DAY3, DAY3_TEXT)),
+    Case("events as a stream of pretty-printed objects", "events",
+         obj(LOG_DAY3, "\n".join(json.dumps(e, indent=2) for e in DAY3_EVENTS)),
+         "accepted", clean=obj(LOG_DAY3, DAY3_TEXT)),
+    Case("a cut-off line between good ones", "events",
+         cut_then_good(log_line(E)[:90], log_line(E2)), "quarantined: malformed JSON", 1,
+         clean=lines(log_line(E2))),
+    Case("a JSON array of events", "events", obj(LOG_DAY3, json.dumps(DAY3_EVENTS), line=1),
+         "quarantined: not a JSON object", 1),
     Case("trailing comma in an event", "events", lines(with_trailing_comma(log_line(E))),
          "quarantined: malformed JSON", 1),
     Case("trailing comma in an array of an unknown field", "events",
@@ -173,7 +236,40 @@ CASES = [
          lines(log_line({k: v for k, v in E.items() if k != "sessionId"})),
          "quarantined: missing sessionId", 1),
     Case("ts a date string", "events", lines(log_line({**E, "ts": "2018-11-01T23:48:26Z"})),
-         "quarantined: ts is varchar, expected a number", 1),
+         "quarantined: ts is text that is not an integer", 1),
+    Case("numbers as strings (ts, sessionId, itemInSession, length, status)", "events",
+         lines(log_line({**E, "ts": str(E["ts"]), "sessionId": "139", "itemInSession": "7",
+                         "length": "246.30812", "status": "200"})),
+         "accepted", clean=lines(log_line({**E, "itemInSession": 7}))),
+    Case("numbers in text fields, as written", "events",
+         lines(log_line({**E, "artist": 112, "song": 1979, "location": 27}).replace(
+             '"location":27', '"location":27.50')),
+         "accepted", clean=lines(log_line({**E, "artist": "112", "song": "1979",
+                                           "location": "27.50"}))),
+    Case("a fraction where an integer belongs", "events",
+         lines(log_line({**E, "itemInSession": 3.5})),
+         "quarantined: itemInSession is not a whole number", 1),
+    Case("3.0 where an integer belongs", "events",
+         lines(log_line({**E, "sessionId": 3.0})),
+         "quarantined: sessionId is not a whole number", 1),
+    Case("a boolean where text belongs", "events", lines(log_line({**E, "artist": True})),
+         "quarantined: artist is boolean, expected a string", 1),
+    Case("an object where a number belongs", "events",
+         lines(log_line({**E, "length": {"seconds": 246}})),
+         "quarantined: length is object, expected a number", 1),
+    Case("NUL characters in text", "events",
+         lines(log_line({**E, "firstName": "Kay\u0000lee", "song": "\u0000You Gotta Be"})),
+         "accepted", clean=lines(log_line(E))),
+    Case("trailing blanks in text", "events",
+         lines(log_line({**E, "userId": "3  ", "firstName": "Kaylee ", "song": "You Gotta Be  "})),
+         "accepted", clean=lines(log_line(E))),
+    Case("text over its column's bytes", "events",
+         lines(log_line({**E, "userAgent": "é" * 600, "location": "x" * 2000})),
+         "accepted", clean=lines(log_line({**E, "userAgent": "é" * 512, "location": "x" * 1024}))),
+    Case("an id over its column's bytes", "events", lines(log_line({**E, "userId": "9" * 65})),
+         "quarantined: userId is over 64 bytes", 1),
+    Case("any short gender", "events", lines(log_line({**E, "gender": "X"})),
+         "accepted", clean=lines(log_line({**E, "gender": "X"}))),
     Case("userId a number", "events", lines(log_line({**E, "userId": 3})),
          "accepted", clean=lines(log_line(E))),
     Case("userId whitespace only (logged out)", "events", lines(log_line({**E, "userId": " \t "})),
@@ -181,18 +277,38 @@ CASES = [
     Case("null level", "events", lines(log_line({**E, "level": None})),
          "quarantined: missing level", 1),
     Case("negative length", "events", lines(log_line({**E, "length": -0.001})),
-         "quarantined: length is not a non-negative number", 1),
+         "quarantined: length is negative", 1),
     Case("ts in the year 3000", "events", lines(log_line({**E, "ts": 32_519_232_000_000})),
          "quarantined: ts is not between 1970 and 2100", 1),
     Case("10 MB line", "events", lines(log_line({**E, "padding": "x" * TEN_MB})),
          "quarantined: record over 4 MB", 1),
     Case("non-JSON file among the logs", "events", obj("log_data/2018/11/README.md", "# notes"),
-         "quarantined: not a .json file", 1),
-    Case("compressed log file", "events", obj(LOG_DAY3 + ".gz", b"\x1f\x8b\x08\x00"),
-         "quarantined: not a .json file", 1),
+         "skipped"),
+    Case("Spark's and Hadoop's markers among the logs", "events",
+         spark_markers("log_data/year=2018/month=11/day=03"), "skipped",
+         clean=obj(LOG_DAY3, DAY3_TEXT)),
+    Case("gzip log file", "events", obj(LOG_DAY3 + ".gz", gzip.compress(DAY3_TEXT.encode())),
+         "accepted", clean=obj(LOG_DAY3, DAY3_TEXT)),
+    Case("gzip bytes under a .json name", "events",
+         obj(LOG_DAY3, gzip.compress(DAY3_TEXT.encode())), "accepted",
+         clean=obj(LOG_DAY3, DAY3_TEXT)),
+    Case("bzip2 log file", "events", obj(LOG_DAY3 + ".bz2", bz2.compress(DAY3_TEXT.encode())),
+         "accepted", clean=obj(LOG_DAY3, DAY3_TEXT)),
+    Case("zstd log file", "events",
+         obj(LOG_DAY3 + ".zst", zstandard.ZstdCompressor().compress(DAY3_TEXT.encode())),
+         "accepted", clean=obj(LOG_DAY3, DAY3_TEXT)),
+    Case("corrupt gzip log file", "events", obj(LOG_DAY3 + ".gz", CORRUPT_GZIP),
+         "quarantined: unreadable file: corrupt compressed data", 1,
+         counted=CORRUPT_GZIP_RECORDS),
+    Case("log files in Hive/Spark day folders", "events",
+         obj("log_data/year=2018/month=11/day=03/part-00000-5f2a-c000.json", DAY3_TEXT),
+         "accepted", clean=obj(LOG_DAY3, DAY3_TEXT)),
+    Case("log files in Firehose YYYY/MM/DD/HH folders, no extension", "events",
+         obj("log_data/2018/11/03/21/sparkify-1-2018-11-03-21-00-00-5f2a", DAY3_TEXT),
+         "accepted", clean=obj(LOG_DAY3, DAY3_TEXT)),
     Case(".ipynb_checkpoints copy of a log file", "events",
          copy_of(LOG_KEY, "log_data/2018/11/.ipynb_checkpoints/2018-11-01-events-checkpoint.json"),
-         "ignored"),
+         "skipped"),
     Case("log file name with spaces, quotes and unicode", "events",
          obj("log_data/2018/11/2018-11-03 events \"copy\" 'é' 曲.json", DAY3_TEXT),
          "accepted", clean=obj(LOG_DAY3, DAY3_TEXT)),
@@ -201,14 +317,36 @@ CASES = [
          "quarantined: malformed JSON", 1),
     Case("BOM on a song file", "songs", obj(SONG_KEY, b"\xef\xbb\xbf" + song_text(S).encode()),
          "accepted", clean=plain_song(S)),
-    Case("whitespace-only song file", "songs", obj(SONG_KEY, " \r\n\t\n"),
-         "quarantined: empty file", 1),
+    Case("whitespace-only song file", "songs", obj(SONG_KEY, " \r\n\t\n"), "ignored"),
+    Case("empty song file", "songs", obj(SONG_KEY, ""), "ignored"),
     Case("pretty-printed song with CRLF", "songs",
          obj(SONG_KEY, song_text(S, indent=4).replace("\n", "\r\n")),
          "accepted", clean=plain_song(S)),
     Case("two song objects on two lines", "songs",
-         obj(SONG_KEY, song_text(S) + "\n" + song_text(song()) + "\n"),
-         "quarantined: malformed JSON", 1),
+         obj(SONG_KEY, song_text(S) + "\n" + song_text(S2) + "\n"),
+         "accepted", clean=two_plain_songs(S, S2)),
+    Case("two song objects back to back", "songs", obj(SONG_KEY, song_text(S) + song_text(S2)),
+         "accepted", clean=two_plain_songs(S, S2)),
+    Case("gzip song file", "songs", obj(SONG_KEY + ".gz", gzip.compress(song_text(S).encode())),
+         "accepted", clean=plain_song(S)),
+    Case("JSON numbers in a song's text fields", "songs",
+         obj(SONG_KEY, song_text({**S, "artist_name": 112, "artist_location": 27,
+                                   "title": 2562})),
+         "accepted", clean=plain_song({**S, "artist_name": "112", "artist_location": "27",
+                                       "title": "2562"})),
+    Case("numbers as strings in a song", "songs",
+         obj(SONG_KEY, song_text({**S, "year": "1994", "duration": "246.30812",
+                                   "artist_latitude": "35.5", "artist_longitude": "-97.25"})),
+         "accepted", clean=plain_song({**S, "artist_latitude": 35.5,
+                                       "artist_longitude": -97.25})),
+    Case("an impossible year is unknown", "songs", obj(SONG_KEY, song_text({**S, "year": 201})),
+         "accepted", clean=plain_song({**S, "year": 0})),
+    Case("coordinates off the globe are unknown", "songs",
+         obj(SONG_KEY, song_text({**S, "artist_latitude": 95.0, "artist_longitude": 200.0})),
+         "accepted", clean=plain_song(S)),
+    Case("a song id that is not Million-Song-shaped", "songs",
+         obj(SONG_KEY, song_text({**S, "song_id": "spotify:7ouMYWpwJ422"})),
+         "accepted", clean=plain_song({**S, "song_id": "spotify:7ouMYWpwJ422"})),
     Case("trailing comma in a song file", "songs", obj(SONG_KEY, with_trailing_comma(song_text(S))),
          "quarantined: malformed JSON", 1),
     Case("unknown extra fields in a song", "songs", obj(SONG_KEY, song_text(S_EXTRA)),
@@ -216,25 +354,25 @@ CASES = [
     Case("missing field (duration)", "songs",
          obj(SONG_KEY, song_text({k: v for k, v in S.items() if k != "duration"})),
          "quarantined: missing duration", 1),
-    Case("year a string", "songs", obj(SONG_KEY, song_text({**S, "year": "1994"})),
-         "quarantined: year is varchar, expected a number", 1),
+    Case("year a word", "songs", obj(SONG_KEY, song_text({**S, "year": "nineteen"})),
+         "quarantined: year is text that is not an integer", 1),
     Case("null title", "songs", obj(SONG_KEY, song_text({**S, "title": None})),
          "quarantined: missing title", 1),
     Case("negative duration", "songs", obj(SONG_KEY, song_text({**S, "duration": -246.3})),
-         "quarantined: duration is not a positive number", 1),
+         "quarantined: duration is not positive", 1),
     Case("year 3000", "songs", obj(SONG_KEY, song_text({**S, "year": 3000})),
-         "quarantined: year is not between 0 and 2100", 1),
+         "accepted", clean=plain_song({**S, "year": 0})),
     Case("10 MB song file", "songs", obj(SONG_KEY, song_text({**S, "title": "y" * TEN_MB})),
          "quarantined: record over 4 MB", 1),
-    Case("text file among the songs", "songs", obj(f"{SONG_DIR}/notes.txt", "todo"),
-         "quarantined: not a .json file", 1),
+    Case("text file among the songs", "songs", obj(f"{SONG_DIR}/notes.txt", "todo"), "skipped"),
+    Case("README.txt in song_data", "songs", obj("song_data/README.txt", "the songs"), "skipped"),
     Case("binary file named .json", "songs", obj(SONG_KEY, b"\x89PNG\r\n\x1a\n\xff"),
          "quarantined: not UTF-8", 1),
     Case(".DS_Store among the songs", "songs", obj(f"{SONG_DIR}/.DS_Store", b"\x00\x01Bud1"),
-         "ignored"),
+         "skipped"),
     Case("__MACOSX resource fork", "songs", obj(f"song_data/__MACOSX/{SONG_DIR}/._TRPLAIN.json",
-         b"\x00\x05\x16\x07"), "ignored"),
-    Case(".ipynb_checkpoints copy of a song file", "songs", checkpoint_of_a_song, "ignored"),
+         b"\x00\x05\x16\x07"), "skipped"),
+    Case(".ipynb_checkpoints copy of a song file", "songs", checkpoint_of_a_song, "skipped"),
 ]  # fmt: skip
 
 KEY_CASES = [
@@ -251,7 +389,7 @@ KEY_CASES = [
 
 STAGED_ROWS = {  # staged rows compared without where they came from
     "events": "select * exclude (source_file, line_number) from sparkify_staging.events_incoming",
-    "songs": "select * exclude (source_file) from sparkify_staging.songs_incoming",
+    "songs": "select * exclude (source_file, line_number) from sparkify_staging.songs_incoming",
 }
 STAGED_FILES = (
     "select source_file from sparkify_staging.events_incoming "
@@ -316,7 +454,9 @@ def clean_loaded(case: Case, base_lake: Path, base_loaded: Loaded, tmp_path: Pat
 
 def assert_outcome(case: Case, dirty: Loaded, clean: Loaded, where: Where) -> None:
     """The dirty lake gives the clean lake's rows and tables, plus exactly the case's rejects."""
-    assert case.outcome in ("accepted", "ignored") or case.outcome.startswith("quarantined: ")
+    assert case.outcome in ("accepted", "ignored", "skipped") or case.outcome.startswith(
+        "quarantined: "
+    )
     for kind in ("events", "songs"):
         assert dirty.staged[kind].accepted == clean.staged[kind].accepted, kind
         assert dirty.rows[kind] == clean.rows[kind], f"staged {kind} differ"
@@ -325,7 +465,13 @@ def assert_outcome(case: Case, dirty: Loaded, clean: Loaded, where: Where) -> No
     assert clean.quarantine == []
     quarantined = Counter(reason for *_, reason in dirty.quarantine)
     assert sum(quarantined.values()) == case.rejected
-    assert dirty.staged[case.kind].rejected == case.rejected
+    counted = case.rejected if case.counted is None else case.counted
+    assert dirty.staged[case.kind].rejected == counted
+    skipped = set(dirty.staged[case.kind].skipped) - set(clean.staged[case.kind].skipped)
+    if case.outcome == "skipped":
+        assert skipped == {f for f, _ in where} and skipped.isdisjoint(dirty.files)
+    else:
+        assert skipped == set()
     if case.rejected:
         reason = case.outcome.removeprefix("quarantined: ")
         assert all(reason in r for r in quarantined), quarantined

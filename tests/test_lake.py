@@ -4,39 +4,107 @@ from pathlib import Path
 import pytest
 
 from tasks.errors import LakeError
-from tasks.lake import list_log_files, open_lake, read_batches, require_log_files
+from tasks.lake import (
+    is_lake_file,
+    list_log_files,
+    list_logs,
+    log_file_day,
+    open_lake,
+    read_batches,
+    require_log_files,
+)
 from tests.helpers import write_log
 
 
-def test_editor_droppings_and_non_json_files_are_not_lake_files(tmp_path: Path) -> None:
+def test_editor_droppings_and_non_json_files_are_skipped_and_listed(tmp_path: Path) -> None:
     write_log(tmp_path, "2018-11-01", ["{}"])
     (tmp_path / "log_data" / ".ipynb_checkpoints").mkdir()
     write_log(tmp_path / "log_data" / ".ipynb_checkpoints", "2018-11-01", ["{}"])
     (tmp_path / "log_data" / "2018" / ".DS_Store").write_bytes(b"\x00\x01")
     (tmp_path / "log_data" / "2018" / "notes.txt").write_text("hello")
-    listed = [(f.key, f.problem) for f in list_log_files(open_lake(str(tmp_path)))]
-    assert listed == [
-        ("log_data/2018/11/2018-11-01-events.json", ""),
-        ("log_data/2018/notes.txt", "not a .json file"),
+    listing = list_logs(open_lake(str(tmp_path)))
+    assert [f.key for f in listing.files] == ["log_data/2018/11/2018-11-01-events.json"]
+    assert sorted(f.key for f in listing.skipped) == [
+        "log_data/.ipynb_checkpoints/log_data/2018/11/2018-11-01-events.json",
+        "log_data/2018/.DS_Store",
+        "log_data/2018/notes.txt",
     ]
 
 
-def test_a_log_file_belongs_to_the_day_its_name_carries_in_both_modes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("key", "lake_file"),
+    [
+        ("log_data/2018/11/2018-11-01-events.json", True),
+        ("log_data/2018/11/2018-11-01-events.JSON", True),
+        ("log_data/2018/11/2018-11-01-events.jsonl", True),
+        ("log_data/2018/11/2018-11-01-events.ndjson", True),
+        ("log_data/2018/11/2018-11-01-events.json.gz", True),
+        ("log_data/2018/11/2018-11-01-events.json.bz2", True),
+        ("log_data/2018/11/2018-11-01-events.json.zst", True),
+        ("log_data/2018/11/15/03/sparkify-stream-1-2018-11-15-03-10-00-0a1b2c3d", True),
+        ("log_data/year=2018/month=11/day=15/part-00000-0a1b2c3d-c000", True),
+        ("log_data/year=2018/month=11/day=15/part-00000-0a1b2c3d-c000.json", True),
+        ("log_data/year=2018/month=11/day=15/_SUCCESS", False),
+        ("log_data/year=2018/month=11/day=15/_committed_123", False),
+        ("log_data/year=2018/month=11/day=15/.part-00000-0a1b2c3d-c000.json.crc", False),
+        ("log_data/_temporary/0/part-00000.json", False),
+        ("log_data/_spark_metadata/0", False),
+        ("log_data/2018/11/README.txt", False),
+        ("log_data/2018/11/README", False),
+        ("log_data/2018/11/notes.md", False),
+        ("log_data/2018/11/events.csv", False),
+        ("log_data/2018/11/.DS_Store", False),
+        ("log_data/2018/11/.ipynb_checkpoints/2018-11-01-events-checkpoint.json", False),
+        ("song_data/__MACOSX/A/._TRA.json", False),
+    ],
+)
+def test_which_objects_are_lake_files(key: str, lake_file: bool) -> None:
+    assert is_lake_file(key) is lake_file
+
+
+@pytest.mark.parametrize(
+    ("key", "day"),
+    [
+        ("log_data/2018/11/2018-11-01-events.json", date(2018, 11, 1)),
+        ("log_data/2018-11-01-events.json", date(2018, 11, 1)),
+        ("log_data/year=2018/month=11/day=15/part-00000-0a1b-c000.json", date(2018, 11, 15)),
+        ("log_data/year=2018/month=1/day=5/part-00000", date(2018, 1, 5)),
+        ("log_data/dt=2018-11-07/events.json.gz", date(2018, 11, 7)),
+        ("log_data/2018/11/15/03/sparkify-stream-1-0a1b2c3d", date(2018, 11, 15)),
+        ("log_data/2018/11/events.json", None),
+        ("log_data/2018/13/45/events", None),  # not a date
+        ("log_data/2018/11/2018-02-30-events.json", None),
+    ],
+)
+def test_a_log_file_day_comes_from_its_key(key: str, day: date | None) -> None:
+    assert log_file_day(key) == day
+
+
+def test_a_log_file_belongs_to_the_day_its_key_carries_in_both_modes(tmp_path: Path) -> None:
     write_log(tmp_path, "2018-11-03", ["{}"])
     part2 = write_log(tmp_path, "2018-11-03", ["{}"]).with_name("2018-11-03-events-part2.JSON")
     part2.write_text("{}")
-    undated = tmp_path / "log_data" / "2018" / "11" / "events.json"
-    undated.write_text("{}")
+    hive = tmp_path / "log_data" / "year=2018" / "month=11" / "day=03" / "part-00000"
+    hive.parent.mkdir(parents=True)
+    hive.write_text("{}")
     lake = open_lake(str(tmp_path))
     day = [f.key for f in list_log_files(lake, date(2018, 11, 3))]
-    full = [(f.key, f.problem) for f in list_log_files(lake)]
     assert day == [
         "log_data/2018/11/2018-11-03-events-part2.JSON",
         "log_data/2018/11/2018-11-03-events.json",
+        "log_data/year=2018/month=11/day=03/part-00000",
     ]
-    assert full == [(key, "") for key in day] + [
-        ("log_data/2018/11/events.json", "log file name carries no date (YYYY-MM-DD)")
-    ]
+    assert [f.key for f in list_log_files(lake)] == day
+
+
+def test_a_log_file_whose_day_cannot_be_told_fails_the_run_naming_it(tmp_path: Path) -> None:
+    write_log(tmp_path, "2018-11-03", ["{}"])
+    for name in ("events.json", "more-events.json"):
+        (tmp_path / "log_data" / "2018" / "11" / name).write_text("{}")
+    lake = open_lake(str(tmp_path))
+    for day in (None, date(2018, 11, 3)):  # a daily run would never load it: it fails too
+        with pytest.raises(LakeError, match=r"^log file log_data/2018/11/events.json \(and 1 more"):
+            list_log_files(lake, day)
 
 
 def test_a_day_selects_only_its_partition(tmp_path: Path) -> None:
@@ -71,7 +139,7 @@ def test_files_that_cannot_be_decoded_come_back_with_their_error(tmp_path: Path)
     by_key = {row["source_file"]: row for row in rows}
     assert by_key[good.relative_to(tmp_path).as_posix()]["read_error"] is None
     assert by_key[bad.relative_to(tmp_path).as_posix()]["read_error"] == (
-        "not UTF-8: byte 0xff at offset 7"
+        "unreadable file: not UTF-8: byte 0xff at offset 7"
     )
     assert by_key[bom.relative_to(tmp_path).as_posix()]["content"] == "{}\n"
 
@@ -126,3 +194,42 @@ def test_a_large_log_file_comes_in_pieces_that_keep_line_numbers(tmp_path, monke
             if line:
                 numbered[row["first_line"] + offset] = line.lstrip("\ufeff")
     assert numbered == {n + 1: line for n, line in enumerate(lines)}
+
+
+@pytest.mark.parametrize("codec", ["gzip", "gzip under a .json name", "bzip2", "zstd"])
+def test_compressed_objects_are_read_by_their_magic_bytes(tmp_path: Path, codec: str) -> None:
+    import bz2
+    import gzip
+
+    import zstandard
+
+    text = b'{"a": 1}\n{"b": 2}\n'
+    packed = {
+        "gzip": (gzip.compress(text[:9]) + gzip.compress(text[9:]), ".json.gz"),  # 2 members
+        "gzip under a .json name": (gzip.compress(text), ".json"),
+        "bzip2": (bz2.compress(text), ".json.bz2"),
+        "zstd": (zstandard.ZstdCompressor().compress(text), ".json.zst"),
+    }
+    data, suffix = packed[codec]
+    path = tmp_path / "log_data" / "2018" / "11" / f"2018-11-01-events{suffix}"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    lake = open_lake(str(tmp_path))
+    rows = [
+        r for b in read_batches(lake, list_log_files(lake), by_line=True) for r in b.to_pylist()
+    ]
+    assert [(r["content"], r["read_error"]) for r in rows] == [(text.decode(), None)]
+
+
+def test_a_corrupt_compressed_object_is_an_unreadable_file(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "log_data" / "2018" / "11" / "2018-11-01-events.json.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(b'{"a": 1}\n' * 100)[:-30])
+    lake = open_lake(str(tmp_path))
+    rows = [
+        r for b in read_batches(lake, list_log_files(lake), by_line=True) for r in b.to_pylist()
+    ]
+    assert len(rows) == 1 and rows[0]["content"] is None
+    assert rows[0]["read_error"].startswith("unreadable file: corrupt compressed data (")

@@ -6,6 +6,8 @@ import duckdb
 import pytest
 import sqlglot
 
+from tasks.record_sql import render_staging
+from tasks.records import FIELDS
 from tasks.schema import DDL
 from tasks.sql_files import (
     SQL_ROOT,
@@ -43,8 +45,19 @@ def test_redshift_files_are_used_as_written_for_redshift() -> None:
 
 
 def test_engine_override_wins_over_the_default() -> None:
-    path, transpile = sql_path("staging/events_parsed", "duckdb")
-    assert path.name == "events_parsed.duckdb.sql" and not transpile
+    path, transpile = sql_path("staging/events_records", "duckdb")
+    assert path.name == "events_records.duckdb.sql" and not transpile
+
+
+@pytest.mark.parametrize("kind", ["events", "songs"])
+@pytest.mark.parametrize("template", ["parsed", "accepted"])
+def test_staging_templates_render_one_statement_per_kind(template: str, kind: str) -> None:
+    rendered = render_staging(template, kind)
+    assert rendered.startswith("-- ")
+    statements = [s for s in sqlglot.parse(rendered, read="duckdb") if s is not None]
+    assert len(statements) == 1
+    for f in FIELDS[kind]:
+        assert f.column in rendered
 
 
 def test_schema_creates_every_ddl_file_in_a_known_order() -> None:

@@ -1,18 +1,19 @@
--- field_text: one field's JSON value as staged text: a string unquoted, a number exactly as the
--- file writes it (DuckDB re-serialises fractions, `1.50` as `1.5`, so those are read from the
+-- field_text: one field's value as staged text: a string unquoted, a number exactly as the file
+-- writes it (DuckDB re-serialises fractions, `1.50` as `1.5`, so those are read from the
 -- record's own text), NUL characters dropped (Redshift cannot store them) and trailing blanks
 -- dropped (Redshift ignores them when comparing text, DuckDB does not: dropped, both agree).
-create or replace temp macro field_text(field_value, record_text, field) as
+-- `value_kind` and `value_text` are the field's JSON kind and text.
+create or replace temp macro field_text(value_kind, value_text, record_text, field) as
     rtrim_blanks(drop_nul(
-        case json_kind(field_value)
-            when 'VARCHAR' then cast(json_text(field_value) as varchar)
+        case value_kind
+            when 'VARCHAR' then value_text
+            when 'UBIGINT' then value_text
+            when 'BIGINT' then value_text
             when 'DOUBLE' then coalesce(
                 nullif(regexp_extract(
                     record_text, '"' || field || '"\s*:\s*(-?[0-9][0-9.eE+-]*)', 1
                 ), ''),
-                cast(field_value as varchar)
+                value_text
             )
-            when 'UBIGINT' then cast(field_value as varchar)
-            when 'BIGINT' then cast(field_value as varchar)
         end
     ))
