@@ -30,6 +30,7 @@ from tasks.report import (
     RunSummary,
     format_summary,
     publish_check_artifact,
+    publish_staging_artifacts,
     publish_summary_artifact,
 )
 from tasks.run_spec import DEFAULT_MAX_REJECTED_SHARE, RunSpec
@@ -100,6 +101,7 @@ def _run(run: RunSpec, summary: RunSummary) -> None:
         staging = {"events": events, "songs": stage_songs.submit(run)}
         wait(list(staging.values()))
         summary.staged = {kind: future.result() for kind, future in staging.items()}
+    publish_staging_artifacts(run, summary.staged)
     check_rejected_share(list(summary.staged.values()), run.max_rejected_share)
     if run.incremental:
         with summary.timed("scope"):

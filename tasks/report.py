@@ -7,11 +7,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from tasks.checks import CheckResult
 from tasks.publish import PublishResult
+from tasks.retry import WAREHOUSE_TASK
+from tasks.run_spec import RunSpec
 from tasks.staging import StageResult
+from tasks.warehouse import connect
 
 
 @dataclass
@@ -51,6 +55,13 @@ def format_summary(summary: RunSummary) -> str:
         )
         for reason, count in result.rejected_by_reason.items():
             lines.append(f"    {count:>6,}  {reason}")
+        if result.skipped_count:
+            shown = ", ".join(result.skipped[:3])
+            more = f" and {result.skipped_count - 3:,} more" if result.skipped_count > 3 else ""
+            lines.append(
+                f"    skipped {result.skipped_count:,} objects that are not lake files: "
+                f"{shown}{more}"
+            )
     failed = [c for c in summary.checks if not c.passed]
     lines += [
         "",
@@ -93,10 +104,39 @@ def publish_summary_artifact(summary: RunSummary) -> None:
     ]
     if rejected:
         create_table_artifact(
-            key="sparkify-rejected-records", table=rejected, description="Quarantined, by reason"
+            key="sparkify-rejected-reasons", table=rejected, description="Quarantined, by reason"
         )
     create_markdown_artifact(
         key="sparkify-run-summary",
         markdown=f"```\n{format_summary(summary)}\n```",
         description=f"Sparkify ETL summary ({summary.partition})",
     )
+
+
+REJECTED_LISTED = 1000
+
+
+@task(name="report staging", task_run_name="report staging", **WAREHOUSE_TASK)
+def publish_staging_artifacts(run: RunSpec, staged: dict[str, StageResult]) -> None:
+    """The records staging rejected (file, line, reason, the start of the text) and the objects
+    it skipped, as artifacts: published before the rejected-share check, so a run that fails
+    on it shows what it would have quarantined (kept in sparkify_staging.quarantine_incoming)."""
+    with connect(run.warehouse) as wh:
+        columns, rows = wh.columns_and_rows("staging/quarantine_sample", {"limit": REJECTED_LISTED})
+    if rows:
+        total = sum(result.rejected for result in staged.values())
+        create_table_artifact(
+            key="sparkify-rejected-records",
+            table=[dict(zip(columns, row, strict=True)) for row in rows],
+            description=f"Rejected records: {total:,} (the first {len(rows):,} listed)",
+        )
+    skipped = [
+        {"kind": kind, "object": key} for kind, result in staged.items() for key in result.skipped
+    ]
+    if skipped:
+        count = sum(result.skipped_count for result in staged.values())
+        create_table_artifact(
+            key="sparkify-skipped-objects",
+            table=skipped,
+            description=f"Objects skipped as not lake files: {count:,}",
+        )
