@@ -3,54 +3,76 @@
 These models are the single source of the column checks: `tasks.checks` compiles them into
 SQL that runs inside the warehouse (so they scale to Redshift-sized tables), and tests run
 the very same models through pandera on DataFrames to prove the compiled checks agree.
+
+Their bounds come from the record declarations in `tasks.records`, which staging applies to
+every record: ids are non-empty text of at most their column's bytes (not a Million-Song
+regex: real catalogues hold other ids), gender any short text, a year unknown or 1000-2100.
+A record staging accepts therefore meets every column rule here (characters never outnumber
+bytes); a failing check means a transform is wrong, not the lake.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-SONG_ID = r"^SO[A-Z0-9]{16}$"
-ARTIST_ID = r"^AR[A-Z0-9]{16}$"
-LEVELS = ["free", "paid"]
+from tasks import records
+
+LEVELS = list(records.LEVELS)
+
+
+def _text(kind: str, column: str, nullable: bool = False, unique: bool = False) -> Any:
+    """A text column as its staging field declares it: its size, and non-empty if it must be."""
+    declared = records.field(kind, column)
+    low = 1 if declared.non_empty or declared.blank == "null" else None
+    length = {"min_value": low, "max_value": declared.max_bytes}
+    return pa.Field(nullable=nullable, unique=unique, str_length=length)
+
+
+def _range(kind: str, column: str, nullable: bool = False) -> Any:
+    declared = records.field(kind, column)
+    bounds = {"min_value": declared.low, "max_value": declared.high}
+    return pa.Field(nullable=nullable, coerce=True, in_range=bounds)
 
 
 class Users(pa.DataFrameModel):
     """One row per user; level is the user's level at their latest event."""
 
-    user_id: Series[str] = pa.Field(unique=True, str_length={"min_value": 1})
-    first_name: Series[str] = pa.Field(nullable=True)
-    last_name: Series[str] = pa.Field(nullable=True)
-    gender: Series[str] = pa.Field(nullable=True, isin=["M", "F"])
+    user_id: Series[str] = pa.Field(
+        unique=True, str_length={"min_value": 1, "max_value": records.USER_ID_BYTES}
+    )
+    first_name: Series[str] = _text("events", "first_name", nullable=True)
+    last_name: Series[str] = _text("events", "last_name", nullable=True)
+    gender: Series[str] = _text("events", "gender", nullable=True)
     level: Series[str] = pa.Field(isin=LEVELS)
 
 
 class Songs(pa.DataFrameModel):
     """One row per song of the catalogue."""
 
-    song_id: Series[str] = pa.Field(unique=True, str_matches=SONG_ID)
-    title: Series[str]
-    artist_id: Series[str] = pa.Field(str_matches=ARTIST_ID)
-    year: Series[pd.Int32Dtype] = pa.Field(
-        nullable=True, coerce=True, in_range={"min_value": 1000, "max_value": 2100}
-    )
-    duration: Series[float] = pa.Field(gt=0)
+    song_id: Series[str] = _text("songs", "song_id", unique=True)
+    title: Series[str] = _text("songs", "title")
+    artist_id: Series[str] = _text("songs", "artist_id")
+    year: Series[pd.Int32Dtype] = _range("songs", "year", nullable=True)
+    duration: Series[float] = pa.Field(gt=records.field("songs", "duration").low)
 
 
 class Artists(pa.DataFrameModel):
     """One row per artist; coordinates are either both known or both NULL."""
 
-    artist_id: Series[str] = pa.Field(unique=True, str_matches=ARTIST_ID)
-    name: Series[str] = pa.Field(str_length={"min_value": 1})
-    location: Series[str] = pa.Field(nullable=True, str_length={"min_value": 1})
-    latitude: Series[float] = pa.Field(nullable=True, in_range={"min_value": -90, "max_value": 90})
-    longitude: Series[float] = pa.Field(
-        nullable=True, in_range={"min_value": -180, "max_value": 180}
+    artist_id: Series[str] = _text("songs", "artist_id", unique=True)
+    name: Series[str] = _text("songs", "artist_name")
+    # the mart drops blank locations: a location is NULL or non-empty
+    location: Series[str] = pa.Field(
+        nullable=True, str_length={"min_value": 1, "max_value": records.TEXT_BYTES}
     )
+    latitude: Series[float] = _range("songs", "artist_latitude", nullable=True)
+    longitude: Series[float] = _range("songs", "artist_longitude", nullable=True)
 
 
 class Time(pa.DataFrameModel):
@@ -70,13 +92,13 @@ class Songplays(pa.DataFrameModel):
 
     songplay_id: Series[str] = pa.Field(unique=True, str_matches=r"^[0-9a-f]{32}$")
     start_time: Series[datetime]
-    user_id: Series[str] = pa.Field(str_length={"min_value": 1})
+    user_id: Series[str] = pa.Field(str_length={"min_value": 1, "max_value": records.USER_ID_BYTES})
     level: Series[str] = pa.Field(isin=LEVELS)
-    song_id: Series[str] = pa.Field(nullable=True, str_matches=SONG_ID)
-    artist_id: Series[str] = pa.Field(nullable=True, str_matches=ARTIST_ID)
+    song_id: Series[str] = _text("songs", "song_id", nullable=True)
+    artist_id: Series[str] = _text("songs", "artist_id", nullable=True)
     session_id: Series[int]
-    location: Series[str] = pa.Field(nullable=True)
-    user_agent: Series[str] = pa.Field(nullable=True)
+    location: Series[str] = _text("events", "location", nullable=True)
+    user_agent: Series[str] = _text("events", "user_agent", nullable=True)
 
 
 CONTRACTS: dict[str, type[pa.DataFrameModel]] = {

@@ -175,7 +175,8 @@ def test_a_bad_song_file_is_quarantined_with_its_reason(tmp_path, content, reaso
         ({"artist_latitude": 95.0, "artist_longitude": 1.0},
          {"artist_latitude": None, "artist_longitude": 1.0}),
         ({"duration": "269.58322"}, {"duration": 269.58322}),
-        ({"artist_name": 112, "artist_location": 27}, {"artist_name": "112", "artist_location": "27"}),
+        ({"artist_name": 112, "artist_location": 27},
+         {"artist_name": "112", "artist_location": "27"}),
         ({"artist_name": 2562.50}, {"artist_name": "2562.50"}),  # as written, not as re-printed
     ],
 )  # fmt: skip
