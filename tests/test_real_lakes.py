@@ -9,9 +9,10 @@ record counts the test computes itself.
 from __future__ import annotations
 
 import gzip
+import json
 import math
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ from tasks.errors import RejectedShareExceeded
 from tasks.records import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
 from tasks.sample_lake import LakeSpec, generate_lake
 from tests.factories import event, log_line, song, write_songs
-from tests.helpers import published_tables, query
+from tests.helpers import assert_tables_equal, published_tables, query
+from tests.reference import star_schema
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 SPEC = LakeSpec(songs=30, events=2_000, days=10, users=20, seed=11, matched_share=0.5)
@@ -145,3 +147,84 @@ def test_two_songs_in_one_file_load_both(lake_10_days, tmp_path) -> None:
     path.write_text(f"{log_line(first)}\n{log_line(second)}\n", encoding="utf-8")
     tables = _full_load(lake, tmp_path / "w.duckdb")
     assert {first["song_id"], second["song_id"]} <= {row[0] for row in tables["songs"]}
+
+
+def _odd_but_valid(lake: Path) -> None:
+    """Rewrite a generated lake in the forms real lakes take, every record still valid: days
+    gzip-compressed, back to back, pretty-printed, in Hive and Firehose folders; numbers as
+    strings, numbers in text fields, trailing blanks, NULs, oversized free text; songs two to a
+    file, with impossible years and coordinates; markers and READMEs beside them."""
+    logs = sorted((lake / "log_data").rglob("*.json"))
+    for n, path in enumerate(logs):
+        records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        for i, r in enumerate(records):
+            if i % 7 == 0:
+                r["ts"], r["sessionId"] = str(r["ts"]), str(r["sessionId"])
+            if i % 11 == 0 and r.get("location"):
+                r["location"] = r["location"] + "   "
+            if i % 13 == 0 and r.get("userAgent"):
+                r["userAgent"] = r["userAgent"] + "\u0000" + "z" * 1100
+        day = date.fromisoformat(path.name[:10])
+        form = n % 5
+        if form == 0:
+            text, target = "\n".join(json.dumps(r) for r in records), path.with_suffix(".json.gz")
+            target.write_bytes(gzip.compress(text.encode(), mtime=0))
+        elif form == 1:
+            target = lake / "log_data" / f"year={day:%Y}" / f"month={day:%m}" / f"day={day:%d}"
+            target.mkdir(parents=True)
+            (target / "part-00000-0a1b-c000.json").write_text(
+                "".join(json.dumps(r) for r in records), encoding="utf-8"
+            )
+            (target / "_SUCCESS").write_bytes(b"")
+        elif form == 2:
+            target = lake / "log_data" / f"{day:%Y/%m/%d}" / "21"
+            target.mkdir(parents=True)
+            (target / "sparkify-1-0a1b2c3d").write_text(
+                "\n".join(json.dumps(r, indent=2) for r in records), encoding="utf-8"
+            )
+        else:
+            path.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+            continue
+        path.unlink()
+    (lake / "log_data" / "README.txt").write_text("Sparkify activity logs")
+    songs = sorted((lake / "song_data").rglob("*.json"))
+    for n, path in enumerate(songs):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if n % 4 == 0:
+            record["year"] = 201
+        if n % 5 == 0:
+            record["artist_latitude"], record["artist_longitude"] = 95.0, 10.0
+        if n % 6 == 0:
+            record["duration"] = str(record["duration"])
+        if n % 2 == 1:  # every other song joins the file before it
+            previous = songs[n - 1]
+            previous.write_text(
+                previous.read_text(encoding="utf-8") + "\n" + json.dumps(record), encoding="utf-8"
+            )
+            path.unlink()
+        else:
+            path.write_text(json.dumps(record), encoding="utf-8")
+
+
+def test_odd_but_valid_lakes_give_the_reference_tables(lake_10_days, tmp_path) -> None:
+    lake = _copy(lake_10_days, tmp_path / "lake")
+    plain = published_tables_of(lake, tmp_path / "plain.duckdb")
+    _odd_but_valid(lake)
+    summary = sparkify_etl(source=str(lake), warehouse=str(tmp_path / "w.duckdb"))
+    assert summary.rejected == 0
+    hive_days = len([n for n in range(SPEC.days) if n % 5 == 1])
+    assert summary.staged["events"].skipped_count == 1 + hive_days  # README, the _SUCCESS files
+    tables = published_tables(tmp_path / "w.duckdb")
+    assert_tables_equal(tables, star_schema(lake))
+    assert len(tables["songplays"]) == len(plain["songplays"])
+    # and day by day, each day's daily run on its own, the same tables
+    daily = tmp_path / "daily.duckdb"
+    sparkify_etl(source=str(lake), warehouse=str(daily), day=SPEC.start)
+    for offset in range(1, SPEC.days):
+        sparkify_etl(source=str(lake), warehouse=str(daily), day=SPEC.start + timedelta(offset))
+    assert published_tables(daily) == tables
+
+
+def published_tables_of(lake: Path, warehouse: Path) -> dict[str, list[tuple]]:
+    sparkify_etl(source=str(lake), warehouse=str(warehouse))
+    return published_tables(warehouse)
