@@ -228,3 +228,24 @@ def test_the_rejected_share_threshold_names_kind_counts_and_where_to_look() -> N
         "2.00% of the lake's events records would be rejected (2 of 100; this run rejected 2), "
         "over the 1.00% threshold; see sparkify_staging.quarantine_incoming"
     )
+
+
+def test_an_older_warehouse_gets_the_songs_line_number_column(tmp_path: Path) -> None:
+    """Song staging tables created before songs had line numbers are brought up to date."""
+    import duckdb
+
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("create schema sparkify_staging")
+        for table in ("songs", "songs_incoming"):
+            conn.execute(
+                f"create table sparkify_staging.{table} (num_songs integer, artist_id varchar, "
+                "artist_latitude double, artist_longitude double, artist_location varchar, "
+                "artist_name varchar, song_id varchar, title varchar, duration double, "
+                "year integer, source_file varchar)"
+            )
+    lake = tmp_path / "lake"
+    write_songs(lake, [song()])
+    result = stage_songs.fn(prepared_run(lake, warehouse))
+    assert (result.accepted, result.rejected) == (1, 0)
+    assert query(warehouse, "select line_number from sparkify_staging.songs_incoming") == [(None,)]
