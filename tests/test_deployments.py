@@ -67,9 +67,9 @@ def test_a_full_refresh_runs_on_the_worker_and_publishes(stack, completed_run, s
     flow_run = stack.api("GET", f"/flow_runs/{run_id}")
     assert (flow_run["state_type"], flow_run["name"]) == ("COMPLETED", "sparkify-etl full")
     assert_tables_equal(published_tables(warehouse), star_schema(small_lake))
-    tasks = {t["name"]: t for t in task_runs(stack, run_id, expected=14)}
-    for name in ("create schema", "stage events full", "stage songs", "load users",
-                 "load songplays", "check songplays", "publish full"):  # fmt: skip
+    tasks = {t["name"]: t for t in task_runs(stack, run_id, expected=15)}
+    for name in ("create schema", "stage events full", "stage songs", "report staging",
+                 "load users", "load songplays", "check songplays", "publish full"):  # fmt: skip
         assert tasks[name]["state_type"] == "COMPLETED", name
     assert {"sparkify", "full-refresh"} <= set(flow_run["tags"])  # the deployment's tags
     assert tasks["stage events full"]["tags"] == []  # none: tags cost ~2 s each (tasks/retry.py)

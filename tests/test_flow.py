@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -9,6 +10,9 @@ from pathlib import Path
 import pandera.pandas as pa
 import pytest
 from pandera.typing import Series
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.sparkify_etl import main, sparkify_etl
 from tasks.contracts import CONTRACTS, Songs
@@ -83,6 +87,21 @@ def test_too_many_rejects_fail_the_run_and_keep_the_published_tables(small_lake,
     assert published_tables(warehouse) == before
     reasons = query(warehouse, "select distinct reason from sparkify_staging.quarantine_incoming")
     assert reasons == [("malformed JSON",)]
+    # the failed run's artifact lists what it would have quarantined, with file and line
+    with get_client(sync_client=True) as client:
+        artifact = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["sparkify-rejected-records"])
+            ),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )[0]
+    data = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    listed = {(row["source_file"], row["line_number"], row["reason"]) for row in data}
+    day_key = day_file.relative_to(lake).as_posix()
+    assert listed == {
+        (day_key, n, "malformed JSON") for n in range(len(lines) + 1, len(lines) * 11 // 10 + 1)
+    }
 
 
 def test_a_few_rejects_are_quarantined_and_the_good_rows_all_load(small_lake, tmp_path):
