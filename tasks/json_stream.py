@@ -46,9 +46,10 @@ def split_values(text: str, first_line: int = 1) -> list[tuple[int, str]]:
         counted = pos
         try:
             _, stop = _DECODER.raw_decode(text, pos)
+            records.append((line, text[pos:stop]))
         except json.JSONDecodeError as exc:
             stop = _malformed_end(text, pos, exc.pos)
-        records.append((line, text[pos:stop]))
+            records.append((line, text[pos:stop].rstrip(" \t\n")))  # as its lines, no line end
         pos = stop
 
 

@@ -1,7 +1,11 @@
 """The lake: a directory or an S3 prefix laid out like Sparkify's bucket, listed and read.
 
-    song_data/A/B/C/TRABC….json               one song object per file
-    log_data/YYYY/MM/YYYY-MM-DD-events.json   one event per line
+    song_data/A/B/C/TRABC….json               song objects (one per file, as a rule)
+    log_data/YYYY/MM/YYYY-MM-DD-events.json   events (one per line, as a rule)
+
+Which objects are lake files is decided by name (`is_lake_file`): the others are skipped and
+listed, never read. A log file's day comes from its key (`log_file_day`). Compressed objects
+are told by their magic bytes and read uncompressed (`decompress`).
 
 Staging never holds the lake in memory: `read_batches` yields Arrow tables of whole files
 (key, text, read error) a few thousand files or a few tens of MB at a time, fetched by a thread
@@ -15,7 +19,6 @@ import bz2
 import gzip
 import os
 import re
-import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -336,9 +339,7 @@ def decompress(raw: bytes) -> tuple[bytes, str]:
             import zstandard  # only for zstd objects
 
             return zstandard.ZstdDecompressor().decompressobj().decompress(raw), ""
-    except (OSError, EOFError, ValueError, zlib.error) as exc:
-        return b"", f"unreadable file: corrupt compressed data ({first_line(exc)})"
-    except Exception as exc:  # zstandard.ZstdError has no common base with the others
+    except Exception as exc:  # OSError, EOFError, zlib.error, zstandard.ZstdError: no common base
         return b"", f"unreadable file: corrupt compressed data ({first_line(exc)})"
     return raw, ""
 

@@ -233,3 +233,28 @@ def test_a_corrupt_compressed_object_is_an_unreadable_file(tmp_path: Path) -> No
     ]
     assert len(rows) == 1 and rows[0]["content"] is None
     assert rows[0]["read_error"].startswith("unreadable file: corrupt compressed data (")
+
+
+@pytest.mark.parametrize(
+    ("text", "records"),
+    [
+        ('{"a":1}\n{"b":2}\n', [(1, '{"a":1}'), (2, '{"b":2}')]),
+        ('{"a":1}{"b":2}', [(1, '{"a":1}'), (1, '{"b":2}')]),  # back to back (Firehose)
+        ('{\n  "a": 1\n}\n\n{\n  "b": 2\n}', [(1, '{\n  "a": 1\n}'), (5, '{\n  "b": 2\n}')]),
+        ('[{"a":1}, {"b":2}]', [(1, '[{"a":1}, {"b":2}]')]),  # an array is one value
+        ('{"a": 1\n{"b":2}\n', [(1, '{"a": 1'), (2, '{"b":2}')]),  # a cut-off line, then a good one
+        ('{"a":"x\n{"b":2}', [(1, '{"a":"x'), (2, '{"b":2}')]),  # cut inside a string
+        ('{"a":1,"b":\n{"c":1}\n{"d":1}', [(1, '{"a":1,"b":'), (2, '{"c":1}'), (3, '{"d":1}')]),
+        ('{\n  "a": 1,\n}\n{"b":2}', [(1, '{\n  "a": 1,\n}'), (4, '{"b":2}')]),
+        ('{"a": 1,\n "b": 2\n', [(1, '{"a": 1,\n "b": 2')]),  # cut off at the end of the file
+        ('x y\n{"a":1}\r\n{"b":2}\r', [(1, "x y"), (2, '{"a":1}'), (3, '{"b":2}')]),
+        ('\ufeff{"a":1}\n\ufeff{"b":2}', [(1, '{"a":1}'), (2, '{"b":2}')]),  # BOMs of joined files
+        ("", []),
+        ("  \n\t\n", []),
+    ],
+)
+def test_a_text_is_cut_into_the_json_values_it_holds(text: str, records: list) -> None:
+    from tasks.json_stream import split_values
+
+    assert split_values(text) == records
+    assert split_values(text, first_line=10) == [(line + 9, value) for line, value in records]
