@@ -9,7 +9,7 @@ from functools import cache
 import jinja2
 
 from tasks.records import FIELDS, MAX_RECORD_BYTES, Field
-from tasks.sql_files import SQL_ROOT
+from tasks.sql_files import SQL_ROOT, render
 
 _CAST = {"integer": "integer", "bigint": "bigint", "number": "double"}
 _BLANKS = "' ' || chr(9) || chr(10) || chr(13)"
@@ -105,10 +105,14 @@ _ENV = jinja2.Environment(
 
 
 @cache
-def render_staging(name: str, kind: str) -> str:
-    """`sql/staging/<name>.duckdb.sql.j2` rendered for one kind of record."""
+def render_staging(name: str, kind: str, split: bool = False) -> str:
+    """`sql/staging/<name>.duckdb.sql.j2` rendered for one kind of record: `parsed` reads the
+    batch's records into a new table, or with `split` the values a stream cut found into it."""
     fields = FIELDS[kind]
+    records = "staging/records_from_split" if split else f"staging/{kind}_records"
     return _ENV.get_template(f"staging/{name}.duckdb.sql.j2").render(
+        target="insert into parsed" if split else "create or replace temp table parsed as",
+        records=render(records, "duckdb").strip(),
         kind=kind,
         fields=fields,
         columns=", ".join(f.column for f in fields),

@@ -214,14 +214,13 @@ def _files_begun(batch: pa.Table) -> int:
 
 def _stage_batch(wh: Any, kind: str, batch: pa.Table) -> None:
     wh.register("lake_batch", batch)
-    wh.run(f"staging/{kind}_records")
+    wh.execute(render_staging("parsed", kind), label=f"staging/parsed ({kind})")
     pieces = wh.rows("staging/records_to_resplit")
-    if pieces:
+    if pieces:  # only pieces with a line that is not one JSON value pay for the stream cut
         wh.register("split_records", _split_pieces(kind, batch, set(pieces)))
         wh.run("staging/records_resplit")
-        wh.run("staging/records_from_split")
+        wh.execute(render_staging("parsed", kind, split=True), label=f"staging/split ({kind})")
         wh.unregister("split_records")
-    wh.execute(render_staging("parsed", kind), label=f"staging/parsed ({kind})")
     wh.execute(render_staging("accepted", kind), label=f"staging/accepted ({kind})")
     wh.run("staging/rejected", {"kind": kind})
     wh.unregister("lake_batch")  # on an error the connection closes with the transaction

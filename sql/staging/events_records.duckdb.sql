@@ -1,10 +1,9 @@
--- records (events): one row per non-blank line of the batch's log file pieces (a large file comes
+-- events_records: one row per non-blank line of the batch's log file pieces (a large file comes
 -- in pieces cut at line ends, each with its first line's number), or per line or file the
 -- reader could not decode, with its JSON type (NULL: not one valid JSON value). CRLF and CR end
 -- lines like LF; blank lines are not records; a BOM opening a line (files concatenated) is
--- dropped. A piece with a line that is not one JSON value is cut again as a stream of values
--- (tasks/json_stream.py: pretty-printed or back-to-back objects) before it is parsed.
-create or replace temp table records as
+-- dropped. staging/parsed reads it; a piece with a line that is not one JSON value is then cut
+-- again as a stream of values (tasks/json_stream.py: pretty-printed or back-to-back objects).
 with files as (
     -- the replaces copy the whole file: only files with a CR or a BOM need them
     select
@@ -37,7 +36,7 @@ lines as (
     from split
 ),
 
-records as materialized (
+record_lines as materialized (
     -- materialized: the parse below then runs on every thread, not only the one that split
     select source_file, first_line, line_number, raw_text, cast(null as varchar) as read_error
     from lines
@@ -54,9 +53,9 @@ records as materialized (
     where read_error is not null
 ),
 
-final as (
+typed as (
     select *, case when read_error is null then json_doc_type(raw_text) end as doc_type
-    from records
+    from record_lines
 )
 
-select * from final
+select * from typed

@@ -1,13 +1,13 @@
--- records (songs): one row per song file of the batch that holds anything but white space (a
+-- songs_records: one row per song file of the batch that holds anything but white space (a
 -- song file is one song object; an empty file holds no record), or per file the reader could
 -- not decode, with its JSON type (NULL: not one valid JSON value). A file that is not one JSON
--- value is cut again as a stream of values (tasks/json_stream.py: two songs in one file).
-create or replace temp table records as
+-- value is cut again as a stream of values once parsed (tasks/json_stream.py: two songs in one
+-- file).
 with files as (
     select source_file, content, read_error from lake_batch
 ),
 
-final as (
+typed as (
     select
         source_file,
         1 as first_line,
@@ -19,4 +19,4 @@ final as (
     where read_error is not null or trim(content, ' ' || chr(9) || chr(10) || chr(13)) <> ''
 )
 
-select * from final
+select * from typed
