@@ -33,7 +33,8 @@ from tasks.errors import LakeError
 SONG_PREFIX = "song_data"
 LOG_PREFIX = "log_data"
 _LOG_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_FOLDER_DATE = re.compile(r"(?:^|/)[a-z_]+=(\d{4})-(\d{2})-(\d{2})/")
+_FOLDER_DATE = re.compile(r"(?:^|/)(?:[a-z_]+=)?(\d{4})-(\d{2})-(\d{2})/")
+_FOLDER_COMPACT_DATE = re.compile(r"(?:^|/)[a-z_]+=(\d{4})(\d{2})(\d{2})/")
 _HIVE_DAY = re.compile(r"(?:^|/)year=(\d{4})/month=(\d{1,2})/day=(\d{1,2})/")
 _FOLDER_DAY = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/")
 _IGNORED_PARTS = {".ipynb_checkpoints", "__MACOSX"}
@@ -213,12 +214,14 @@ def require_log_files(
 
 def log_file_day(key: str) -> date | None:
     """The day a log file's key says it holds: `YYYY-MM-DD` in its name (the Sparkify layout,
-    `2018-11-01-events.json`), else its folders: `dt=YYYY-MM-DD/`, Hive's and Spark's
-    `year=YYYY/month=MM/day=DD/`, or `YYYY/MM/DD/` (Amazon Data Firehose's default prefix)."""
+    `2018-11-01-events.json`), else its folders: `YYYY-MM-DD/` or `dt=YYYY-MM-DD/`,
+    `dt=YYYYMMDD/`, Hive's and Spark's `year=YYYY/month=MM/day=DD/`, or `YYYY/MM/DD/` (Amazon
+    Data Firehose's default prefix)."""
     folder, _, name = key.rpartition("/")
     for pattern, text in (
         (_LOG_DAY, name),
         (_FOLDER_DATE, folder + "/"),
+        (_FOLDER_COMPACT_DATE, folder + "/"),
         (_HIVE_DAY, folder + "/"),
         (_FOLDER_DAY, folder + "/"),
     ):

@@ -146,6 +146,7 @@ def _stage(
         gone = gone_files(loaded, listing, run.day, kind)
         if gone:
             run_logger().info("%d staged %s files are replaced with nothing", len(gone), kind)
+        extra = 0
         if run.warehouse.engine == "redshift":
             with wh.transaction():
                 _clear_incoming(wh, kind, replace_all)
@@ -156,8 +157,8 @@ def _stage(
             # reads the incoming tables until publish, and a retry clears them first.
             with wh.transaction():
                 _clear_incoming(wh, kind, replace_all)
-            _parse_in_duckdb(wh, kind, lake, files, gone)
-        result = _count(wh, kind, files)
+            extra = _parse_in_duckdb(wh, kind, lake, files, gone)
+        result = _count(wh, kind, files, extra)
     result.skipped = [f.key for f in listing.skipped[:SKIPPED_LISTED]]
     result.skipped_count = len(listing.skipped)
     result.seconds = round(time.perf_counter() - started, 3)
@@ -182,8 +183,9 @@ def _clear_incoming(wh: Session, kind: str, replace_all: bool) -> None:
 
 def _parse_in_duckdb(
     wh: Any, kind: str, lake: Lake, files: list[LakeFile], gone: tuple[str, ...]
-) -> None:
-    """Stream the files into the embedded warehouse and parse them there, batch by batch."""
+) -> int:
+    """Stream the files into the embedded warehouse and parse them there, batch by batch;
+    returns how many records, beyond one each, the malformed stretches stand for."""
     for macro in MACROS:
         wh.run(f"staging/{macro}")
     listing = pa.table(
@@ -197,10 +199,12 @@ def _parse_in_duckdb(
     wh.run("staging/incoming_files", {"kind": kind})
     wh.unregister("lake_files")
     progress = StagingProgress(kind, len(files))
+    extra = 0
     for batch in read_batches(lake, files, by_line=kind == "events"):
         with wh.transaction():
-            _stage_batch(wh, kind, batch)
+            extra += _stage_batch(wh, kind, batch)
         progress.advance(_files_begun(batch))
+    return extra
 
 
 def _files_begun(batch: pa.Table) -> int:
@@ -212,7 +216,7 @@ def _files_begun(batch: pa.Table) -> int:
     return pc.count_distinct(batch.filter(opening).column("source_file")).as_py()
 
 
-def _stage_batch(wh: Any, kind: str, batch: pa.Table) -> None:
+def _stage_batch(wh: Any, kind: str, batch: pa.Table) -> int:
     wh.register("lake_batch", batch)
     wh.execute(render_staging("parsed", kind), label=f"staging/parsed ({kind})")
     pieces = wh.rows("staging/records_to_resplit")
@@ -223,7 +227,11 @@ def _stage_batch(wh: Any, kind: str, batch: pa.Table) -> None:
         wh.unregister("split_records")
     wh.execute(render_staging("accepted", kind), label=f"staging/accepted ({kind})")
     wh.run("staging/rejected", {"kind": kind})
+    ((extra,),) = wh.rows(
+        "staging/malformed_estimate", {"typical_bytes": TYPICAL_RECORD_BYTES[kind]}
+    )
     wh.unregister("lake_batch")  # on an error the connection closes with the transaction
+    return int(extra)
 
 
 SPLIT_SCHEMA = pa.schema(
@@ -258,14 +266,15 @@ def _split_pieces(kind: str, batch: pa.Table, pieces: set[tuple[str, int]]) -> p
     return pa.Table.from_pydict(columns, schema=SPLIT_SCHEMA)
 
 
-def _count(wh: Session, kind: str, files: list[LakeFile]) -> StageResult:
+def _count(wh: Session, kind: str, files: list[LakeFile], extra: int = 0) -> StageResult:
+    """Counts of the run's records; `extra` is what malformed stretches stand for beyond one
+    record each, and an unreadable file counts as the records it holds, not as one."""
     accepted = wh.count(f"sparkify_staging.{kind}_incoming")
     reasons = wh.rows("staging/rejected_by_reason", {"kind": kind})
     by_reason = {reason: count for reason, count in reasons}
     unreadable = wh.rows("staging/unreadable_files", {"kind": kind})
     sizes = {f.key: f.size for f in files}
-    # an unreadable file counts as the records it holds, not as one
-    extra = sum(estimated_records(kind, key, sizes.get(key, 0), r) - 1 for key, r in unreadable)
+    extra += sum(estimated_records(kind, key, sizes.get(key, 0), r) - 1 for key, r in unreadable)
     ((lake_accepted, lake_rejected),) = wh.rows("staging/lake_records", {"kind": kind})
     return StageResult(
         kind=kind,

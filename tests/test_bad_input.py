@@ -217,6 +217,13 @@ CASES = [
     Case("events as a stream of pretty-printed objects", "events",
          obj(LOG_DAY3, "\n".join(json.dumps(e, indent=2) for e in DAY3_EVENTS)),
          "accepted", clean=obj(LOG_DAY3, DAY3_TEXT)),
+    Case("an unparseable blob among the lines (30 KB of garbage)", "events",
+         lines("<html>" + "garbage " * 3750 + "</html>"), "quarantined: malformed JSON", 1,
+         counted=math.floor(len("<html>" + "garbage " * 3750 + "</html>")
+                           / TYPICAL_RECORD_BYTES["events"])),
+    Case("a lone surrogate escape in a string", "events",
+         lines(log_line(E).replace('"Des\'ree"', '"Des\\ud800ree"')),
+         "quarantined: malformed JSON", 1),
     Case("a cut-off line between good ones", "events",
          cut_then_good(log_line(E)[:90], log_line(E2)), "quarantined: malformed JSON", 1,
          clean=lines(log_line(E2))),

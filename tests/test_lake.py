@@ -70,6 +70,8 @@ def test_which_objects_are_lake_files(key: str, lake_file: bool) -> None:
         ("log_data/year=2018/month=11/day=15/part-00000-0a1b-c000.json", date(2018, 11, 15)),
         ("log_data/year=2018/month=1/day=5/part-00000", date(2018, 1, 5)),
         ("log_data/dt=2018-11-07/events.json.gz", date(2018, 11, 7)),
+        ("log_data/2018-11-07/events.json", date(2018, 11, 7)),
+        ("log_data/event_date=20181107/part-00000.json", date(2018, 11, 7)),
         ("log_data/2018/11/15/03/sparkify-stream-1-0a1b2c3d", date(2018, 11, 15)),
         ("log_data/2018/11/events.json", None),
         ("log_data/2018/13/45/events", None),  # not a date

@@ -62,6 +62,8 @@ def _stage_one_bad_line(tmp_path: Path, bad: str) -> tuple[StageResult, list[tup
         (log_line(event()).replace("246.30812", "NaN"), "length is not a finite number"),
         (log_line(event()).replace("246.30812", "1e400"), "length is not a finite number"),
         (log_line(event(length="NaN")), "length is text that is not a number"),
+        (log_line(event(ts="")), "missing ts"),
+        (log_line(event(sessionId="  ")), "missing sessionId"),
     ],
 )
 def test_a_bad_line_is_quarantined_with_its_reason(tmp_path, bad_line, reason) -> None:
@@ -78,6 +80,7 @@ def test_a_bad_line_is_quarantined_with_its_reason(tmp_path, bad_line, reason) -
         log_line(event(page="Home", song=None, artist=None, length=None)),
         log_line(event(userId="", firstName=None, auth="Logged Out")),
         log_line(event(gender="")),  # normalised to NULL
+        log_line(event(status="", registration="")),  # an empty optional number is unknown
     ],
 )
 def test_acceptable_variations_are_staged(tmp_path, acceptable) -> None:

@@ -3,10 +3,11 @@
 -- absent); `kind` is text, integer (32-bit), bigint or number. As Redshift COPY converts JSON:
 -- any scalar is text (a number as written), a string holding a number is that number, an
 -- integer is written without a fraction or exponent; booleans, objects and arrays stand for no
--- scalar.
+-- scalar. An empty string in a numeric field is no value (NULL, or missing if it is required).
 create or replace temp macro field_problem(value_kind, value_text, field, kind, required) as
     case
         when coalesce(value_kind, 'NULL') = 'NULL'
+            or (kind <> 'text' and value_kind = 'VARCHAR' and trim(value_text) = '')
             then case when required then 'missing ' || field end
         when value_kind in ('BOOLEAN', 'OBJECT', 'ARRAY')
             then field || ' is ' || lower(value_kind) || ', expected '
