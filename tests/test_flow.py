@@ -176,6 +176,16 @@ def test_a_days_run_reads_only_new_or_changed_song_files(small_lake, tmp_path) -
     day = date(2018, 11, 2)
     unchanged = sparkify_etl(source=str(lake), warehouse=str(warehouse), day=day)
     assert unchanged.staged["songs"].files == 0
+    with get_client(sync_client=True) as client:  # nothing to read is done, not stuck at 0%
+        progress = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["sparkify-staging-songs"])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )[0]
+    assert (progress.data, progress.description) == (
+        100.0,
+        "staging songs: no files to read (none new or changed)",
+    )
     write_songs(lake, [song(song_id="SONEWSONGNEWSONG00", artist_id="ARNEWARTISTNEWART0")])
     changed = next((lake / "song_data").rglob("*.json"))
     changed.write_text(changed.read_text().replace('"num_songs": 1', '"num_songs": 2'))

@@ -16,6 +16,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.sparkify_etl import sparkify_etl
 from tasks.errors import RejectedShareExceeded
@@ -43,6 +46,16 @@ def _copy(lake: Path, to: Path) -> Path:
 
 def _day_file(lake: Path, day: date) -> Path:
     return lake / "log_data" / f"{day:%Y}" / f"{day:%m}" / f"{day:%Y-%m-%d}-events.json"
+
+
+def _latest_artifact(key: str) -> object:
+    with get_client(sync_client=True) as client:
+        artifact = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )[0]
+    return json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
 
 
 def _full_load(lake: Path, warehouse: Path) -> dict[str, list[tuple]]:
@@ -110,6 +123,9 @@ def test_one_bad_new_song_file_does_not_block_daily_runs(lake_10_days, tmp_path)
             source=str(lake), warehouse=str(warehouse), day=day, max_rejected_share=share
         )
         assert summary.staged["songs"].skipped == ["song_data/README.txt"]
+        assert _latest_artifact("sparkify-skipped-objects") == [
+            {"kind": "songs", "object": "song_data/README.txt"}
+        ]
     assert summary.staged["songs"].rejected_share == pytest.approx(1 / (SPEC.songs + 1))
     fresh = tmp_path / "fresh.duckdb"
     sparkify_etl(source=str(lake), warehouse=str(fresh), max_rejected_share=share)
