@@ -47,7 +47,7 @@ def _run_name() -> str:
 def sparkify_backfill(
     start: date,
     end: date,
-    source: str = "lake",
+    source: str = "sample_lake",
     warehouse: str = "warehouse.duckdb",
     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE,
     day_retries: int = 2,
@@ -55,7 +55,23 @@ def sparkify_backfill(
     aws_credentials_block: str | None = None,
     s3_bucket_block: str | None = None,
 ) -> BackfillResult:
-    """Load every day from `start` to `end` (both included), oldest first."""
+    """Load every day from `start` to `end` (both included), oldest first.
+
+    Args:
+        start: The first day to load (YYYY-MM-DD).
+        end: The last day to load (YYYY-MM-DD), included.
+        source: The lake: a directory (`sample_lake`, what `make run` generates) or
+            `s3://bucket/prefix`, holding `song_data/` and `log_data/`.
+        warehouse: A DuckDB file (`*.duckdb`, created if missing), or `redshift:BLOCK` (a
+            RedshiftWarehouse block) or `redshift:env` (the SPARKIFY_REDSHIFT_* environment).
+        max_rejected_share: Fail before publishing if more than this share (0 to 1; 0.01 is
+            1%) of the lake's events or songs would be rejected.
+        day_retries: How many times a failed day is tried again before the next day starts.
+        retry_delay_seconds: Seconds to wait before a day is tried again.
+        aws_credentials_block: A prefect-aws AwsCredentials block for an S3 lake (else the
+            standard AWS environment).
+        s3_bucket_block: A prefect-aws S3Bucket block naming the lake's bucket and folder.
+    """
     result = BackfillResult()
     options = {
         "source": source,

@@ -29,14 +29,27 @@ RUN_TIMEOUT_SECONDS = 60 * 60
 
 @flow(name="sparkify-daily", flow_run_name=_run_name, timeout_seconds=RUN_TIMEOUT_SECONDS)
 def sparkify_daily(
-    source: str = "lake",
+    source: str = "sample_lake",
     warehouse: str = "warehouse.duckdb",
     days_back: int = 0,
     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE,
     aws_credentials_block: str | None = None,
     s3_bucket_block: str | None = None,
 ) -> RunSummary:
-    """Load the day the run was scheduled for (minus `days_back`), as a `sparkify-etl` run."""
+    """Load the day the run was scheduled for (minus `days_back`), as a `sparkify-etl` run.
+
+    Args:
+        source: The lake: a directory (`sample_lake`, what `make run` generates) or
+            `s3://bucket/prefix`, holding `song_data/` and `log_data/`.
+        warehouse: A DuckDB file (`*.duckdb`, created if missing), or `redshift:BLOCK` (a
+            RedshiftWarehouse block) or `redshift:env` (the SPARKIFY_REDSHIFT_* environment).
+        days_back: Load the day this many days before the scheduled one (1: yesterday's).
+        max_rejected_share: Fail before publishing if more than this share (0 to 1; 0.01 is
+            1%) of the lake's events or songs would be rejected.
+        aws_credentials_block: A prefect-aws AwsCredentials block for an S3 lake (else the
+            standard AWS environment).
+        s3_bucket_block: A prefect-aws S3Bucket block naming the lake's bucket and folder.
+    """
     day = scheduled_day(flow_run.scheduled_start_time, days_back)
     return sparkify_etl(
         source=source,

@@ -53,7 +53,7 @@ def _run_name() -> str:
     timeout_seconds=6 * 60 * 60,  # a hung run fails TimedOut instead of staying Running
 )
 def sparkify_etl(
-    source: str = "lake",
+    source: str = "sample_lake",
     warehouse: str = "warehouse.duckdb",
     day: date | None = None,
     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE,
@@ -63,9 +63,19 @@ def sparkify_etl(
 ) -> RunSummary:
     """Load one partition of the lake (`day`) or all of it into the warehouse's star schema.
 
-    `source` is a directory or `s3://bucket/prefix`; S3 credentials and endpoint come from the
-    named prefect-aws blocks, else from the standard AWS environment. With `report` (a file
-    path), the song-play report runs after a successful load and is written there.
+    Args:
+        source: The lake: a directory (`sample_lake`, what `make run` generates) or
+            `s3://bucket/prefix`, holding `song_data/` and `log_data/`.
+        warehouse: A DuckDB file (`*.duckdb`, created if missing), or `redshift:BLOCK` (a
+            RedshiftWarehouse block) or `redshift:env` (the SPARKIFY_REDSHIFT_* environment).
+        day: Load only this day's log files (YYYY-MM-DD) and rebuild only what they change;
+            empty for a full load of the whole lake.
+        max_rejected_share: Fail before publishing if more than this share (0 to 1; 0.01 is
+            1%) of the lake's events or songs would be rejected.
+        aws_credentials_block: A prefect-aws AwsCredentials block for an S3 lake (else the
+            standard AWS environment).
+        s3_bucket_block: A prefect-aws S3Bucket block naming the lake's bucket and folder.
+        report: After a successful load, write the song-play report (HTML) to this path.
     """
     run = RunSpec(
         lake=LakeSource(source, aws_credentials_block, s3_bucket_block),

@@ -34,7 +34,15 @@ def sparkify_report(
     end: datetime | None = None,
     out: str = "report.html",
 ) -> str:
-    """Run every analysis over [start, end) (default: all plays) and publish the report."""
+    """Run every analysis over [start, end) (default: all plays) and publish the report.
+
+    Args:
+        warehouse: A DuckDB file (`*.duckdb`, created if missing), or `redshift:BLOCK` (a
+            RedshiftWarehouse block) or `redshift:env` (the SPARKIFY_REDSHIFT_* environment).
+        start: The first instant of the period (UTC); default: the first play.
+        end: The end of the period (UTC), excluded; default: just after the last play.
+        out: Where to write the HTML report (a file path on the worker).
+    """
     run = RunSpec(lake=LakeSource(""), warehouse=WarehouseTarget.parse(warehouse))
     start, end = _period(run, start, end)
     futures = [run_analysis.submit(run, name, start, end) for name in ANALYSES]
