@@ -12,8 +12,9 @@ check: the checks guard the transforms, not the lake.
 Conversions follow Redshift COPY's JSON rules (README, "What a valid record is"): a JSON number
 in a text field is that text as written; a string holding a number in a numeric field is that
 number; booleans, objects and arrays never stand for a scalar; an integer field takes only whole
-numbers written without a fraction or exponent (`3.0` and `3.5` are both rejected, as COPY's
-error 1207 "value outside of the expected range of 0-9" rejects a `.`); an empty string in a
+numbers written without a fraction or exponent (`3.0` and `3.5` are both rejected: COPY's
+error 1207 is "a value outside of the expected range of 0-9", which we read as covering a `.`;
+the live Redshift tier is to confirm it); an empty string in a
 numeric field is no value (NULL, or "missing" where the field is required).
 """
 
