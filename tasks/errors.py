@@ -23,3 +23,9 @@ class RejectedShareExceeded(EtlError):
 
 class QualityCheckFailed(EtlError):
     """A quality check found offending rows; the previous tables stay published."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message, first line only (engines add hints and context below it)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

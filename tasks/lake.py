@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from tasks.errors import LakeError
+from tasks.errors import LakeError, first_line
 
 SONG_PREFIX = "song_data"
 LOG_PREFIX = "log_data"
@@ -39,7 +39,7 @@ _HIVE_DAY = re.compile(r"(?:^|/)year=(\d{4})/month=(\d{1,2})/day=(\d{1,2})/")
 _FOLDER_DAY = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/")
 _IGNORED_PARTS = {".ipynb_checkpoints", "__MACOSX"}
 _RECORD_SUFFIXES = (".json", ".jsonl", ".ndjson")
-_COMPRESSED = (".gz", ".gzip", ".bz2", ".zst", ".zstd")
+COMPRESSED_SUFFIXES = (".gz", ".gzip", ".bz2", ".zst", ".zstd")
 _NOT_RECORDS = ("readme", "license", "notice", "changelog")
 
 # A batch is one warehouse transaction, whose commit has a fixed cost: 20,000 song files stage
@@ -247,7 +247,7 @@ def is_lake_file(key: str) -> bool:
     if any(p.startswith((".", "_")) for p in parts[1:-1]):  # _temporary/, _spark_metadata/
         return False
     lower = name.lower()
-    for suffix in _COMPRESSED:
+    for suffix in COMPRESSED_SUFFIXES:
         lower = lower.removesuffix(suffix)
     if lower.endswith(_RECORD_SUFFIXES):
         return True
@@ -345,10 +345,6 @@ def decompress(raw: bytes) -> tuple[bytes, str]:
     except Exception as exc:  # OSError, EOFError, zlib.error, zstandard.ZstdError: no common base
         return b"", f"unreadable file: corrupt compressed data ({first_line(exc)})"
     return raw, ""
-
-
-def first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _pieces(raw: bytes) -> Iterator[tuple[int, bytes]]:

@@ -20,6 +20,7 @@ from prefect import task
 from tasks.errors import RejectedShareExceeded
 from tasks.json_stream import split_values
 from tasks.lake import (
+    COMPRESSED_SUFFIXES,
     Lake,
     LakeFile,
     Listing,
@@ -89,7 +90,8 @@ def stage_events(run: RunSpec) -> StageResult:
     lake = open_lake(run.lake)
     listing = list_logs(lake, run.day)
     require_log_files(lake, run.day, listing.files)
-    return _stage("events", run, lake, listing, listing.files)
+    gone = gone_files(_loaded_files(run, "events"), listing, run.day, "events")
+    return _stage("events", run, lake, listing, listing.files, gone)
 
 
 @task(name="stage songs", task_run_name="stage songs", **WAREHOUSE_TASK)
@@ -101,11 +103,12 @@ def stage_songs(run: RunSpec) -> StageResult:
         run_logger().warning("lake %s has no song files under song_data/", lake.uri)
     if run.day is None:
         return _stage("songs", run, lake, listing, listing.files)
-    with connect(run.warehouse) as wh:
-        loaded = dict(wh.rows("staging/loaded_songs"))
+    loaded = _loaded_files(run, "songs")
     changed = [f for f in listing.files if loaded.get(f.key) != f.etag]
     run_logger().info("%d of %d song files are new or changed", len(changed), len(listing.files))
-    return _stage("songs", run, lake, listing, changed)
+    return _stage(
+        "songs", run, lake, listing, changed, gone_files(loaded, listing, run.day, "songs")
+    )
 
 
 def check_rejected_share(results: list[StageResult], threshold: float) -> None:
@@ -121,7 +124,18 @@ def check_rejected_share(results: list[StageResult], threshold: float) -> None:
             )
 
 
-def gone_files(loaded: list[str], listing: Listing, day: date | None, kind: str) -> tuple[str, ...]:
+def _loaded_files(run: RunSpec, kind: str) -> dict[str, str]:
+    """The staged files of one kind and their versions; only a daily run needs them (a full
+    load replaces every staged file)."""
+    if run.day is None:
+        return {}
+    with connect(run.warehouse) as wh:
+        return dict(wh.rows("staging/loaded_files", {"kind": kind}))
+
+
+def gone_files(
+    loaded: dict[str, str], listing: Listing, day: date | None, kind: str
+) -> tuple[str, ...]:
     """Staged files a daily run replaces with nothing, so it ends as a full load would: files
     deleted from the lake, and (events) the other files of its day, as when a day is delivered
     again under another name (`2018-11-15-events-v2.json` replacing `…-events.json`)."""
@@ -137,15 +151,18 @@ def gone_files(loaded: list[str], listing: Listing, day: date | None, kind: str)
 
 
 def _stage(
-    kind: str, run: RunSpec, lake: Lake, listing: Listing, files: list[LakeFile]
+    kind: str,
+    run: RunSpec,
+    lake: Lake,
+    listing: Listing,
+    files: list[LakeFile],
+    gone: tuple[str, ...] = (),
 ) -> StageResult:
     started = time.perf_counter()
     replace_all = run.day is None
+    if gone:
+        run_logger().info("%d staged %s files are replaced with nothing", len(gone), kind)
     with connect(run.warehouse) as wh:
-        loaded = [key for (key,) in wh.rows("staging/loaded_file_keys", {"kind": kind})]
-        gone = gone_files(loaded, listing, run.day, kind)
-        if gone:
-            run_logger().info("%d staged %s files are replaced with nothing", len(gone), kind)
         extra = 0
         if run.warehouse.engine == "redshift":
             with wh.transaction():
@@ -290,6 +307,6 @@ def _count(wh: Session, kind: str, files: list[LakeFile], extra: int = 0) -> Sta
 
 def estimated_records(kind: str, key: str, size: int, reason: str) -> int:
     """How many records an unreadable file holds, from its size and a typical record's."""
-    compressed = "compressed" in reason or key.lower().endswith((".gz", ".gzip", ".bz2", ".zst"))
+    compressed = "compressed" in reason or key.lower().endswith(COMPRESSED_SUFFIXES)
     raw_bytes = size * (COMPRESSION_RATIO if compressed else 1)
     return max(1, math.ceil(raw_bytes / TYPICAL_RECORD_BYTES[kind]))

@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from tasks.errors import WarehouseError
+from tasks.errors import WarehouseError, first_line
 from tasks.sql_files import render
 from tasks.text_repair import repair_mojibake_arrow, truncate_utf8
 
@@ -264,12 +264,6 @@ def _release(holder: Session) -> None:
         holder.execute("rollback", label="run lock release")
     except Exception as exc:
         log.warning("the run lock's connection dropped during the run: %s", first_line(exc))
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception's message, first line only (engines add hints and context below it)."""
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def duckdb_config() -> dict[str, str]:
