@@ -37,7 +37,7 @@ from tasks.run_spec import DEFAULT_MAX_REJECTED_SHARE, RunSpec
 from tasks.schema import create_schema
 from tasks.scope import scope_changes
 from tasks.staging import check_rejected_share, stage_events, stage_songs
-from tasks.warehouse import WarehouseTarget, run_lock
+from tasks.warehouse import RunLock, WarehouseTarget, run_lock
 
 
 def _run_name() -> str:
@@ -86,8 +86,8 @@ def sparkify_etl(
     )
     summary = RunSummary(partition=run.partition_label)
     try:
-        with run_lock(run.warehouse):
-            _run(run, summary)
+        with run_lock(run.warehouse) as lock:
+            _run(run, summary, lock)
     except EtlError as exc:
         get_run_logger().error("%s", exc)
         raise
@@ -99,7 +99,7 @@ def sparkify_etl(
     return summary
 
 
-def _run(run: RunSpec, summary: RunSummary) -> None:
+def _run(run: RunSpec, summary: RunSummary, lock: RunLock) -> None:
     with summary.timed("schema"):
         create_schema(run)
     with summary.timed("staging"):
@@ -128,6 +128,7 @@ def _run(run: RunSpec, summary: RunSummary) -> None:
         summary.checks = [result for future in checks for result in future.result()]
     publish_check_artifact(summary.checks)
     enforce(summary.checks)
+    lock.check()  # the run lock's session may have ended: then another run may be writing
     with summary.timed("publish"):
         summary.published = publish(run, summary.staged)
 

@@ -57,14 +57,11 @@ class S3Lake:
 
     @classmethod
     def from_source(cls, source: LakeSource) -> S3Lake:
-        credentials = AwsCredentials()
-        bucket, prefix = "", ""
+        bucket, prefix, block = "", "", None
         if source.s3_bucket_block:
             block = S3Bucket.load(source.s3_bucket_block)
-            credentials = block.credentials
             bucket, prefix = block.bucket_name, block.bucket_folder or ""
-        if source.aws_credentials_block:
-            credentials = AwsCredentials.load(source.aws_credentials_block)
+        credentials = _credentials(source, block)
         if source.uri.startswith("s3://"):
             bucket, _, prefix = source.uri[len("s3://") :].partition("/")
         elif source.uri:
@@ -146,6 +143,22 @@ class _S3Errors:
 def s3_errors(client: Any, bucket: str, key: str) -> _S3Errors:
     """Map botocore's exceptions around one request to the lake's one-line errors."""
     return _S3Errors(client, bucket, key)
+
+
+def s3_client(source: LakeSource) -> Any:
+    """An S3 client with the credentials the lake's blocks name (else boto3's chain): the
+    Redshift path writes its staged Parquet parts with it, whether the lake is in S3 or not."""
+    return _client(_credentials(source))
+
+
+def _credentials(source: LakeSource, bucket_block: S3Bucket | None = None) -> AwsCredentials:
+    """An AwsCredentials block named outright wins over the S3Bucket block's own credentials."""
+    if source.aws_credentials_block:
+        return AwsCredentials.load(source.aws_credentials_block)
+    if source.s3_bucket_block:
+        block = bucket_block or S3Bucket.load(source.s3_bucket_block)
+        return block.credentials
+    return AwsCredentials()
 
 
 def _client(credentials: AwsCredentials) -> Any:

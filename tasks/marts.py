@@ -42,16 +42,33 @@ def build_table(run: RunSpec, table: str) -> BuildResult:
     if table not in MARTS:
         raise ValueError(f"unknown table {table!r}; expected one of {', '.join(MARTS)}")
     started = time.perf_counter()
-    published, build = quote_table(table), quote_table(f"{BUILD_SCHEMA}.{table}")
-    dialect = run.warehouse.dialect
-    select = scoped_mart(table, dialect) if run.incremental else render(f"marts/{table}", dialect)
     with connect(run.warehouse) as wh:
         with wh.transaction():
-            wh.execute(f"drop table if exists {build}", label=f"drop build {table}")
-            wh.execute(
-                f"create table {build} as select * from {published} where 1 = 0",
-                label=f"create build {table}",
-            )
-            wh.execute(f"insert into {build}\n{select}", label=f"marts/{table}")
+            for label, sql in build_statements(table, run.warehouse.dialect, run.incremental):
+                wh.execute(sql, label=label)
         rows = wh.count(f"{BUILD_SCHEMA}.{table}")
     return BuildResult(table=table, rows=rows, seconds=round(time.perf_counter() - started, 3))
+
+
+def build_statements(table: str, dialect: str, incremental: bool) -> list[tuple[str, str]]:
+    """(label, SQL) of one build, in order: the build table recreated empty with the published
+    table's shape, then filled from the mart's SELECT.
+
+    On Redshift `CREATE TABLE … (LIKE published)` keeps the distribution style, sort key and NOT
+    NULL columns (AWS, CREATE TABLE:
+    https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_TABLE_NEW.html), which a
+    `CREATE TABLE AS … WHERE 1 = 0` would lose; DuckDB has no LIKE and no layout to keep.
+    """
+    published, build = quote_table(table), quote_table(f"{BUILD_SCHEMA}.{table}")
+    select = scoped_mart(table, dialect) if incremental else render(f"marts/{table}", dialect)
+    if dialect == "duckdb":
+        create = f"create table {build} as select * from {published} where 1 = 0"
+    elif dialect == "postgres":  # the rig: LIKE copies the byte-width CHECKs only when asked
+        create = f"create table {build} (like {published} including constraints)"
+    else:
+        create = f"create table {build} (like {published})"
+    return [
+        (f"drop build {table}", f"drop table if exists {build}"),
+        (f"create build {table}", create),
+        (f"marts/{table}", f"insert into {build}\n{select}"),
+    ]

@@ -37,8 +37,8 @@ from tasks.report_progress import StagingProgress
 from tasks.retry import WAREHOUSE_TASK
 from tasks.run_log import run_logger
 from tasks.run_spec import RunSpec
-from tasks.staging_redshift import stage_with_copy
-from tasks.warehouse import Session, connect
+from tasks.staging_redshift import copy_settings, load_into_redshift, scratch_warehouse
+from tasks.warehouse import DuckDBSession, Session, connect
 
 
 @dataclass
@@ -162,20 +162,17 @@ def _stage(
     replace_all = run.day is None
     if gone:
         run_logger().info("%d staged %s files are replaced with nothing", len(gone), kind)
-    with connect(run.warehouse) as wh:
-        extra = 0
-        if run.warehouse.engine == "redshift":
-            with wh.transaction():
-                _clear_incoming(wh, kind, replace_all)
-                stage_with_copy(wh, kind, run, lake, files, run.run_id, gone)
-        else:
+    if run.warehouse.engine == "redshift":
+        result = _stage_for_redshift(kind, run, lake, files, gone)
+    else:
+        with connect(run.warehouse) as wh:
             # One transaction per batch: DuckDB keeps a transaction's new rows in memory until
             # it commits, so one transaction for the whole lake grows with the lake. Nothing
             # reads the incoming tables until publish, and a retry clears them first.
             with wh.transaction():
                 _clear_incoming(wh, kind, replace_all)
             extra = _parse_in_duckdb(wh, kind, lake, files, gone)
-        result = _count(wh, kind, files, extra)
+            result = _count(wh, kind, files, extra)
     result.skipped = [f.key for f in listing.skipped[:SKIPPED_LISTED]]
     result.skipped_count = len(listing.skipped)
     result.seconds = round(time.perf_counter() - started, 3)
@@ -190,6 +187,20 @@ def _stage(
     return result
 
 
+def _stage_for_redshift(
+    kind: str, run: RunSpec, lake: Lake, files: list[LakeFile], gone: tuple[str, ...]
+) -> StageResult:
+    """The same staging in a scratch DuckDB file on the worker, loaded into the cluster from
+    Parquet (`tasks.staging_redshift`); the counts are the cluster's, after the load."""
+    settings = copy_settings(run.warehouse)  # before reading the lake: a bad block fails now
+    with scratch_warehouse() as scratch:
+        extra = _parse_in_duckdb(scratch, kind, lake, files, gone)
+        with connect(run.warehouse) as wh:
+            clear = lambda w: _clear_incoming(w, kind, run.day is None)  # noqa: E731
+            load_into_redshift(wh, scratch, kind, run, settings, clear)
+            return _count(wh, kind, files, extra)
+
+
 def _clear_incoming(wh: Session, kind: str, replace_all: bool) -> None:
     wh.run(f"staging/clear_{kind}_incoming")
     wh.run("staging/clear_quarantine_incoming", {"kind": kind})
@@ -199,7 +210,7 @@ def _clear_incoming(wh: Session, kind: str, replace_all: bool) -> None:
 
 
 def _parse_in_duckdb(
-    wh: Any, kind: str, lake: Lake, files: list[LakeFile], gone: tuple[str, ...]
+    wh: DuckDBSession, kind: str, lake: Lake, files: list[LakeFile], gone: tuple[str, ...]
 ) -> int:
     """Stream the files into the embedded warehouse and parse them there, batch by batch;
     returns how many records, beyond one each, the malformed stretches stand for."""
@@ -233,7 +244,7 @@ def _files_begun(batch: pa.Table) -> int:
     return pc.count_distinct(batch.filter(opening).column("source_file")).as_py()
 
 
-def _stage_batch(wh: Any, kind: str, batch: pa.Table) -> int:
+def _stage_batch(wh: DuckDBSession, kind: str, batch: pa.Table) -> int:
     wh.register("lake_batch", batch)
     wh.execute(render_staging("parsed", kind), label=f"staging/parsed ({kind})")
     pieces = wh.rows("staging/records_to_resplit")

@@ -1,144 +1,240 @@
-"""Stage on Redshift: the warehouse COPYs the lake from S3 itself, driven by files this run
-writes under the block's `staging_uri` (manifests, the JSONPaths file, compacted songs).
+"""Stage on Redshift: validate once on the worker, load the cluster from Parquet.
 
-    events  one COPY per log file (FORMAT AS JSON with the JSONPaths file), so every row keeps
-            its source file; then text repair and the file name in one INSERT … SELECT
-    songs   compacted into a few large NDJSON parts, one COPY (JSON 'auto') from their manifest
-    errors  after each COPY, sys_load_error_detail's rows become quarantine records
+The worker stages the lake exactly as it does for DuckDB (one definition of a record: parsing,
+conversions, text repair, quarantine, file and line provenance) into a scratch DuckDB file,
+then writes each staged table as compressed Parquet parts under the block's `staging_uri`,
+with a manifest, and the cluster loads them with one `COPY … FORMAT AS PARQUET` per table in
+the staging task's transaction. So both warehouses hold the same staged rows, and Redshift
+never parses JSON: no JSONPaths file, no MAXERROR arithmetic, no load-error tables, no UDF.
+This is how dlt and other loaders feed Redshift.
+
+AWS: "COPY from columnar data formats"
+https://docs.aws.amazon.com/redshift/latest/dg/copy-usage_notes-copy-from-columnar.html
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import math
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from tasks.errors import EtlError
-from tasks.lake import Lake, LakeFile
-from tasks.lake_s3 import s3_errors
-from tasks.redshift import load_settings
-from tasks.redshift_copy import (
-    EVENT_JSONPATHS,
-    check_copy_settings,
-    check_threshold,
-    compact_songs,
-    copy_statement,
-    manifest,
-    max_errors,
-    reject,
-)
-from tasks.run_spec import RunSpec
-from tasks.warehouse import Session
+import pyarrow.parquet as pq
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import BotoCoreError, ClientError
 
-URI_KINDS = {
-    "manifest_uri": "uri",
-    "jsonpaths_uri": "uri",
-    "files_uri": "uri",
-    "rejects_uri": "uri",
-    "iam_role": "role",
-    "region": "region",
-}
+from tasks.errors import EtlError, first_line
+from tasks.lake_s3 import s3_client, s3_errors
+from tasks.records import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
+from tasks.redshift import load_settings
+from tasks.redshift_copy import STAGED_TABLES, check_copy_settings, copy_statement, manifest
+from tasks.run_log import run_logger
+from tasks.run_spec import RunSpec
+from tasks.warehouse import DuckDBSession, Session, WarehouseTarget, connect, quote_table
+
+# The staging tables the scratch warehouse needs, in dependency order.
+SCRATCH_DDL = (
+    "ddl/schema_staging",
+    "ddl/staging_events",
+    "ddl/staging_songs",
+    "ddl/quarantine",
+    "ddl/staging_events_incoming",
+    "ddl/staging_songs_incoming",
+    "ddl/quarantine_incoming",
+    "ddl/staging_incoming_files",
+)
+# AWS ("Loading data files"): files of about equal size, 1 MB to 1 GB after compression, their
+# number a multiple of the cluster's slices, so every slice loads its share in parallel.
+# https://docs.aws.amazon.com/redshift/latest/dg/c_best-practices-use-multiple-files.html
+PART_BYTES = 128 * 1024 * 1024
+MIN_PART_BYTES = 1024 * 1024
+BATCH_ROWS = 100_000
+CODEC = "snappy"  # the codec every Parquet reader (and COPY) takes; see the README
+
+
+@dataclass(frozen=True)
+class CopySettings:
+    """What the load needs from the warehouse block: the role COPY assumes, where the parts go,
+    and how many slices share the load (None: asked of the cluster)."""
+
+    iam_role: str
+    staging_uri: str
+    slices: int | None
+
+
+def copy_settings(target: WarehouseTarget) -> CopySettings:
+    """The block's COPY settings, refused before anything is read if one is missing or unsafe."""
+    settings = load_settings(target)
+    if not (settings.copy_iam_role and settings.staging_uri):
+        raise EtlError("the Redshift warehouse block needs copy_iam_role and staging_uri for COPY")
+    # COPY takes no bind parameters: refuse a malformed setting before anything is written
+    check_copy_settings(settings.copy_iam_role, settings.staging_uri)
+    return CopySettings(settings.copy_iam_role, settings.staging_uri, settings.copy_slices)
+
+
+@contextmanager
+def scratch_warehouse() -> Iterator[DuckDBSession]:
+    """A DuckDB file in a temporary directory with the staging tables: the worker's staging
+    area for a Redshift run (bounded memory, spilling to disk), deleted when the task ends."""
+    with tempfile.TemporaryDirectory(prefix="sparkify-staging-") as directory:
+        target = WarehouseTarget(path=str(Path(directory) / "staging.duckdb"))
+        with connect(target) as scratch:
+            assert isinstance(scratch, DuckDBSession)
+            with scratch.transaction():
+                for name in SCRATCH_DDL:
+                    scratch.run(name)
+            yield scratch
 
 
 class StagingArea:
-    """The run's folder under the staging URI, written with the lake's S3 client."""
+    """The run's folder under the staging URI: `<prefix>/runs/<run_id>/<kind>/`."""
 
-    def __init__(self, lake: Any, staging_uri: str, run_id: str) -> None:
+    def __init__(self, client: Any, staging_uri: str, run_id: str, kind: str) -> None:
         bucket, _, prefix = staging_uri.removeprefix("s3://").partition("/")
-        self.client, self.bucket = lake.client, bucket
-        self.prefix = "/".join(p for p in (prefix.strip("/"), "runs", run_id) if p)
+        self.client, self.bucket = client, bucket
+        self.prefix = "/".join(p for p in (prefix.strip("/"), "runs", run_id, kind) if p)
 
-    def put(self, name: str, body: bytes) -> str:
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}/"
+
+    def upload(self, name: str, path: Path) -> tuple[str, int]:
+        """Upload a local file (multipart when large); its URL and size in bytes."""
         key = f"{self.prefix}/{name}"
         with s3_errors(self.client, self.bucket, key):
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=body)
-        return f"s3://{self.bucket}/{key}"
+            try:
+                self.client.upload_file(str(path), self.bucket, key)
+            except S3UploadFailedError as exc:  # boto3's transfer wraps the request's error
+                cause = exc.__cause__ or exc.__context__
+                if isinstance(cause, ClientError | BotoCoreError):
+                    raise cause from None
+                raise
+        return f"s3://{self.bucket}/{key}", path.stat().st_size
 
     def put_json(self, name: str, value: Any) -> str:
-        return self.put(name, json.dumps(value, ensure_ascii=False).encode())
+        key = f"{self.prefix}/{name}"
+        with s3_errors(self.client, self.bucket, key):
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(value).encode())
+        return f"s3://{self.bucket}/{key}"
+
+    def clear(self) -> None:
+        """Delete the folder's objects (best effort: a lifecycle rule on the staging prefix
+        removes whatever a failed run leaves)."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/"):
+            keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+            if keys:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
 
 
-def stage_with_copy(
+def load_into_redshift(
     wh: Session,
+    scratch: DuckDBSession,
     kind: str,
     run: RunSpec,
-    lake: Lake,
-    files: list[LakeFile],
-    run_id: str,
-    gone: tuple[str, ...] = (),
+    settings: CopySettings,
+    clear: Callable[[Session], None],
 ) -> None:
-    """COPY the run's files into the incoming tables (inside the caller's transaction).
+    """Write the scratch warehouse's staged tables as Parquet parts, then, in one transaction,
+    `clear` the cluster's incoming rows of this kind and COPY every table's parts."""
+    area = StagingArea(s3_client(run.lake), settings.staging_uri, run.run_id, kind)
+    columns = staged_columns(wh)
+    slices = settings.slices or cluster_slices(wh)
+    manifests: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="sparkify-parts-") as directory:
+        for table in STAGED_TABLES:
+            rows = scratch.count(f"sparkify_staging.{table}")
+            if rows == 0:
+                continue
+            count = part_count(rows * TYPICAL_RECORD_BYTES[kind] // COMPRESSION_RATIO, slices)
+            parts = write_parts(scratch, table, columns[table], Path(directory), count)
+            uploaded = []
+            for path in parts:
+                uploaded.append(area.upload(f"{table}/{path.name}", path))
+                path.unlink()  # the disk holds one table's parts at most
+            manifests[table] = area.put_json(f"{table}.manifest", manifest(uploaded))
+    with wh.transaction():
+        clear(wh)
+        for table, manifest_uri in manifests.items():
+            values = {"manifest_uri": manifest_uri, "iam_role": settings.iam_role}
+            wh.execute(copy_statement(table, values), label=f"copy {table}")
+    run_logger().info("loaded %s into Redshift from %s", ", ".join(manifests) or "nothing", area)
+    try:
+        area.clear()
+    except Exception as exc:  # the load committed; leftover parts only cost storage
+        run_logger().warning("could not delete the staged parts: %s", first_line(exc))
 
-    Objects the listing flagged are quarantined, never COPYed; `gone` names staged files
-    this run replaces with nothing (deleted from the lake, or a day delivered again).
-    """
-    if not hasattr(lake, "bucket"):
-        raise EtlError("Redshift loads the lake with COPY from S3: --source must be s3://…")
-    settings = load_settings(run.warehouse)
-    if not (settings.copy_iam_role and settings.staging_uri and settings.region):
+
+def staged_columns(wh: Session) -> dict[str, list[str]]:
+    """Each staged table's columns in the cluster's order: COPY loads Parquet by position, so
+    the parts must hold exactly these columns in this order (an older warehouse migrated with
+    ADD COLUMN may order them differently from the DDL)."""
+    columns: dict[str, list[str]] = {table: [] for table in STAGED_TABLES}
+    for table, column in wh.rows("staging/staging_columns"):
+        if table in columns:
+            columns[table].append(column)
+    return columns
+
+
+def cluster_slices(wh: Session) -> int:
+    """The cluster's slice count (STV_SLICES); Serverless has no fixed slices, so 1, which
+    sizes parts by bytes alone. Set the block's `copy_slices` to skip the query."""
+    try:
+        return max(1, int(wh.scalar("select count(*) from stv_slices")))
+    except Exception as exc:
+        if isinstance(exc, ConnectionError):
+            raise
+        run_logger().info("no slice count from stv_slices (%s); parts sized by bytes", exc)
+        return 1
+
+
+def part_count(estimated_bytes: int, slices: int) -> int:
+    """How many parts: about PART_BYTES each, a multiple of the slices, none under 1 MB."""
+    by_size = max(1, math.ceil(estimated_bytes / PART_BYTES))
+    rounded = slices * math.ceil(by_size / slices)
+    return max(1, min(rounded, estimated_bytes // MIN_PART_BYTES))
+
+
+def write_parts(
+    scratch: DuckDBSession,
+    table: str,
+    columns: list[str],
+    directory: Path,
+    count: int,
+    batch_rows: int = BATCH_ROWS,
+) -> list[Path]:
+    """Stream the table's rows, `columns` in order, into up to `count` Parquet files dealt
+    batch by batch (so they come out about equal); memory holds one batch."""
+    missing = set(columns) - set(scratch.column_names(f"sparkify_staging.{table}"))
+    if missing or not columns:
         raise EtlError(
-            "the Redshift warehouse block needs copy_iam_role, region and staging_uri for COPY"
+            f"sparkify_staging.{table} on Redshift has columns the worker does not stage: "
+            f"{', '.join(sorted(missing)) or '(none found)'}"
         )
-    # COPY takes no bind parameters: refuse a malformed setting before anything is written
-    check_copy_settings(settings.copy_iam_role, settings.region, settings.staging_uri)
-    check_threshold(run.max_rejected_share)
-    area = StagingArea(lake, settings.staging_uri, run_id)
-    base = {"iam_role": settings.copy_iam_role, "region": settings.region}
-    errors = "staging/copy_errors_serverless" if settings.serverless else "staging/copy_errors"
-    files_csv = io.StringIO()
-    csv.writer(files_csv).writerows((kind, f.key, f.etag or None) for f in files)
-    csv.writer(files_csv).writerows((kind, key, None) for key in gone)
-    files_uri = area.put(f"{kind}-files.csv", files_csv.getvalue().encode())
-    _copy(wh, "staging/copy_incoming_files", {**base, "files_uri": files_uri})
-    flagged = [reject(kind, f.key, f.problem, None) for f in files if f.problem]
-    loadable = [f for f in files if not f.problem]
-    if kind == "events":
-        _copy_rejects(wh, area, base, kind, flagged)
-        _copy_events(wh, area, base, errors, run, lake, loadable)
-    else:
-        _copy_songs(wh, area, base, errors, run, lake, loadable, flagged)
-
-
-def _copy_events(wh, area, base, errors, run: RunSpec, lake: Any, files: list[LakeFile]) -> None:
-    jsonpaths_uri = area.put_json("log_json_path.json", EVENT_JSONPATHS)
-    for number, f in enumerate(files):
-        manifest_uri = area.put_json(
-            f"events-{number:05d}.manifest", manifest(lake.bucket, lake.prefix, [f])
-        )
-        values = {**base, "manifest_uri": manifest_uri, "jsonpaths_uri": jsonpaths_uri,
-                  "max_errors": max_errors(run.max_rejected_share, [f])}  # fmt: skip
-        _copy(wh, "staging/copy_events", values)
-        wh.run(errors, {"kind": "events", "source_file": f.key})
-        wh.run("staging/events_copy_rejected", {"source_file": f.key})
-        wh.run("staging/events_from_copy", {"source_file": f.key})
-        wh.run("staging/clear_events_copy")
-
-
-def _copy_songs(wh, area, base, errors, run, lake, files, flagged) -> None:
-    entries: list[dict[str, Any]] = []
-
-    def upload(part: bytes) -> None:
-        entries.append({"url": area.put(f"songs-{len(entries):05d}.json", part), "mandatory": True})
-
-    rejects = compact_songs(lake, files, upload)
-    _copy_rejects(wh, area, base, "songs", flagged + rejects)
-    if not entries:
-        return
-    manifest_uri = area.put_json("songs.manifest", {"entries": entries})
-    values = {**base, "manifest_uri": manifest_uri,
-              "max_errors": max(1, int(run.max_rejected_share * len(files)))}  # fmt: skip
-    _copy(wh, "staging/copy_songs", values)
-    wh.run(errors, {"kind": "songs", "source_file": None})
-
-
-def _copy_rejects(wh, area, base, kind: str, rejects: list[dict[str, Any]]) -> None:
-    """Quarantine records found before COPY (flagged objects, unparseable song files)."""
-    if rejects:
-        lines = "\n".join(json.dumps(r, ensure_ascii=False) for r in rejects).encode()
-        uri = area.put(f"{kind}-rejects.json", lines)
-        _copy(wh, "staging/copy_quarantine", {**base, "rejects_uri": uri})
-
-
-def _copy(wh: Session, name: str, values: dict[str, Any]) -> None:
-    wh.execute(copy_statement(name, values, URI_KINDS), label=name)
+    select = ", ".join(f'"{column}"' for column in columns)
+    reader = scratch.record_batches(
+        f"select {select} from {quote_table(f'sparkify_staging.{table}')}", batch_rows
+    )
+    paths = [directory / f"part-{number:05d}.parquet" for number in range(count)]
+    writers: list[pq.ParquetWriter | None] = [None] * count
+    try:
+        for index, batch in enumerate(reader):
+            slot = index % count
+            writer = writers[slot]
+            if writer is None:
+                writer = pq.ParquetWriter(paths[slot], batch.schema, compression=CODEC)
+                writers[slot] = writer
+            writer.write_batch(batch)
+    except BaseException:
+        for writer in writers:
+            if writer is not None:
+                with suppress(Exception):
+                    writer.close()
+        raise
+    for writer in writers:
+        if writer is not None:
+            writer.close()  # writes the footer: a part is complete only after this
+    return [path for path, writer in zip(paths, writers, strict=True) if writer is not None]

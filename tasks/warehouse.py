@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
-from tasks.errors import WarehouseError, first_line
+from tasks.errors import EtlError, WarehouseError, first_line
 from tasks.sql_files import render
 from tasks.text_repair import repair_mojibake_arrow, truncate_utf8
 
@@ -157,6 +158,15 @@ class DuckDBSession(Session):
     def unregister(self, view_name: str) -> None:
         self._conn.unregister(view_name)
 
+    def record_batches(self, sql: str, rows: int) -> pa.RecordBatchReader:
+        """A query's rows as a stream of Arrow batches of up to `rows` rows (bounded memory)."""
+        return self._conn.sql(sql).to_arrow_reader(rows)
+
+    def column_names(self, table: str) -> list[str]:
+        """A table's columns in order."""
+        cursor = self._conn.execute(f"select * from {quote_table(table)} limit 0")
+        return [column[0] for column in cursor.description]
+
 
 def quote_table(table: str) -> str:
     """`schema.table` or `table` with each part double-quoted, as every engine accepts."""
@@ -188,25 +198,169 @@ def connect(target: WarehouseTarget) -> Iterator[Session]:
             log.warning("closing the warehouse connection failed: %s", first_line(exc))
 
 
+# The run lock on Redshift is a session's LOCK, and Redshift ends idle sessions: after the
+# user's SESSION TIMEOUT (60 s to 20 days; "If no session timeout is set for the user, the
+# cluster setting applies"), https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_USER.html
+# and by default after 4 hours idle, or 6 hours for an open transaction left idle:
+# https://docs.aws.amazon.com/redshift/latest/mgmt/amazon-redshift-limits.html
+# A trivial statement on the lock's session every few minutes keeps it from ever being idle
+# that long. The interval must stay well inside the shortest timeout in force: we plan for a
+# 3,600 s SESSION TIMEOUT on Serverless (that page's Serverless table says 4 hours), so at
+# most half of it is accepted; a user whose SESSION TIMEOUT is lower needs a shorter one.
+LOCK_HEARTBEAT_ENV = "SPARKIFY_REDSHIFT_LOCK_HEARTBEAT_S"
+DEFAULT_LOCK_HEARTBEAT_S = 300.0
+MAX_LOCK_HEARTBEAT_S = 1800.0
+LOCK_TABLE = "sparkify_meta.run_lock"
+# Created by `run_lock` itself (not by create schema's DDL, which runs while a run holds it).
+LOCK_TABLE_DDL = "ddl/run_lock"
+_LOCK_TABLE_EXISTS = (
+    "select count(*) from information_schema.tables"
+    " where table_schema = 'sparkify_meta' and table_name = 'run_lock'"
+)
+
+
+class RunLock:
+    """What `run_lock` yields. A run calls `check()` right before it publishes.
+
+    A DuckDB file's lock belongs to the process (fcntl) and cannot end while the process
+    lives, so this base class's check passes. Redshift's lock (`_SessionLock`) is a session's,
+    and the server can end that session under the run (an idle timeout, a restart, an
+    administrator's pg_terminate_backend); another run may then take the lock, and a publish
+    from this one would interleave with its writes.
+    """
+
+    @property
+    def lost(self) -> str | None:
+        """Why the lock is no longer held (one line), or None while it is."""
+        return None
+
+    def check(self) -> None:
+        """Raise a one-line `WarehouseError` if the run no longer holds the lock."""
+
+
+class _SessionLock(RunLock):
+    """`LOCK sparkify_meta.run_lock` held by a session that a daemon thread keeps alive with
+    `select 1` every `heartbeat_s` seconds; the first heartbeat that fails marks the lock lost.
+    The session's connection runs one statement at a time (`_using`)."""
+
+    def __init__(self, holder: Session, heartbeat_s: float) -> None:
+        self._holder = holder
+        self._heartbeat_s = heartbeat_s
+        self._using = threading.Lock()
+        self._stop = threading.Event()
+        self._lost: str | None = None
+        self._thread = threading.Thread(target=self._beat, name="run-lock-heartbeat", daemon=True)
+
+    @property
+    def lost(self) -> str | None:
+        return self._lost
+
+    def start(self) -> None:
+        """Start the heartbeat (the lock is held)."""
+        self._thread.start()
+
+    def check(self) -> None:
+        """Probe the session now (the heartbeat may not have run since it died), then raise if
+        the lock is lost."""
+        if not self._stop.is_set():
+            self._probe()
+        if self._lost is not None:
+            raise WarehouseError(_lock_lost_message(self._lost, "nothing more is published"))
+
+    def stop(self) -> None:
+        """Stop the heartbeat and end the lock's transaction (`_release`)."""
+        self._stop.set()
+        with self._using:  # waits for a heartbeat in flight
+            if self._lost is None:
+                self._lost = _release(self._holder)
+        self._thread.join(timeout=5)  # it stops at once: `_stop` is set and `_using` was free
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._heartbeat_s) and self._probe():
+            pass
+
+    def _probe(self) -> bool:
+        """One `select 1` on the lock's session; False (and the lock lost) when it fails."""
+        with self._using:
+            if self._lost is not None or self._stop.is_set():
+                return False
+            try:
+                self._holder.execute("select 1", label="run lock heartbeat")
+            except Exception as exc:  # whatever it was, the session cannot hold the lock now
+                self._lost = first_line(exc)
+                log.error("the run lock's session ended: %s", self._lost)
+                return False
+        return True
+
+
+def _lock_lost_message(reason: str, consequence: str) -> str:
+    return f"the run lock's session ended ({reason}); {consequence}"
+
+
+def lock_heartbeat_seconds(environ: Mapping[str, str] = os.environ) -> float:
+    """Seconds between the run lock's heartbeats: SPARKIFY_REDSHIFT_LOCK_HEARTBEAT_S, or 300
+    (well under Redshift's idle-session timeouts, see MAX_LOCK_HEARTBEAT_S)."""
+    raw = environ.get(LOCK_HEARTBEAT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LOCK_HEARTBEAT_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise WarehouseError(f"{LOCK_HEARTBEAT_ENV} must be a number of seconds: {raw!r}") from None
+    return _checked_heartbeat(seconds)
+
+
+def _checked_heartbeat(seconds: float) -> float:
+    """A heartbeat slower than half the shortest idle timeout would let the session die."""
+    if not 0 < seconds <= MAX_LOCK_HEARTBEAT_S:  # also refuses nan and inf
+        raise WarehouseError(
+            f"the run lock's heartbeat must be more than 0 and at most "
+            f"{MAX_LOCK_HEARTBEAT_S:g} seconds, not {seconds:g}"
+        )
+    return seconds
+
+
 @contextmanager
-def run_lock(target: WarehouseTarget, poll_seconds: float = 1.0) -> Iterator[None]:
+def run_lock(
+    target: WarehouseTarget,
+    poll_seconds: float = 1.0,
+    heartbeat_seconds: float | None = None,
+) -> Iterator[RunLock]:
     """Hold the warehouse for one whole run, so two runs never interleave their writes.
 
     For a DuckDB file this is an advisory lock on `<file>.lock`: a second run waits here until
     the first ends (DuckDB's own lock only covers a single connection, so two runs could
     otherwise take turns between tasks). On Redshift a session holds `LOCK` on
     sparkify_meta.run_lock in an open transaction for the run's length; a second run's LOCK
-    waits for it, whichever deployment, backfill day or command line started it.
+    waits for it, whichever deployment, backfill day or command line started it. A heartbeat
+    (`heartbeat_seconds`, default `lock_heartbeat_seconds()`) keeps that session from timing
+    out idle; if the session ends anyway the yielded lock's `check()` raises, and so does the
+    end of the block (a run that finished without its lock may have interleaved with another).
     """
     if target.engine != "duckdb":
+        heartbeat = (
+            lock_heartbeat_seconds()
+            if heartbeat_seconds is None
+            else _checked_heartbeat(heartbeat_seconds)
+        )
         with connect(target) as holder:
             _create_lock_table(holder)
             holder.execute("begin", label="run lock")
-            holder.execute("lock sparkify_meta.run_lock", label="run lock")
+            holder.execute(f"lock {LOCK_TABLE}", label="run lock")
+            lock = _SessionLock(holder, heartbeat)
+            lock.start()
             try:
-                yield
-            finally:
-                _release(holder)
+                yield lock
+            except BaseException:
+                lock.stop()  # the run's own error is the one to report
+                if lock.lost:
+                    log.warning("the run lock's session ended during the run: %s", lock.lost)
+                raise
+            lock.stop()
+            if lock.lost:
+                raise WarehouseError(
+                    _lock_lost_message(lock.lost, "the run went on without it, unprotected")
+                )
         return
     lock_path = Path(f"{target.path}.lock")
     if not lock_path.parent.is_dir():
@@ -227,7 +381,7 @@ def run_lock(target: WarehouseTarget, poll_seconds: float = 1.0) -> Iterator[Non
                     waited = True
                 time.sleep(poll_seconds)
         try:
-            yield
+            yield RunLock()
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -242,28 +396,34 @@ _DISK_FAILURES = ("No space left", "File too large", "Read-only file system", "I
 
 
 def _create_lock_table(holder: Session) -> None:
-    """The lock table, created by whichever run comes first. Two runs starting together on a
-    fresh warehouse can both try; the loser's CREATE fails on the catalogue (PostgreSQL raises
+    """The lock table, created by whichever run comes first, and only if the catalogue lacks
+    it. A run holds LOCK on the table for its whole length, and on Redshift even CREATE TABLE
+    IF NOT EXISTS on it waits for that lock; the lookup reads only the catalogue, so a second
+    run gets as far as its own LOCK and queues there. Two runs starting together on a fresh
+    warehouse can both create it; the loser's CREATE fails on the catalogue (PostgreSQL raises
     a unique violation), and a second try finds the table there."""
     for attempt in (1, 2):
         try:
+            if int(holder.scalar(_LOCK_TABLE_EXISTS)) > 0:
+                return
             holder.run("ddl/schema_meta")
-            holder.run("ddl/run_lock")
+            holder.run(LOCK_TABLE_DDL)
             return
         except Exception as exc:
-            if attempt == 2 or isinstance(exc, ConnectionError):
+            if attempt == 2 or isinstance(exc, ConnectionError | EtlError):
                 raise
             log.info("creating the run lock raced another run (%s); trying again", first_line(exc))
             time.sleep(0.5)
 
 
-def _release(holder: Session) -> None:
-    """End the run lock's transaction (it wrote nothing). If its connection dropped, the server
-    already released the lock: say so, without failing a run whose work is done."""
+def _release(holder: Session) -> str | None:
+    """End the run lock's transaction (it wrote nothing): None, or why it could not (its
+    session had ended, so the server had already released the lock)."""
     try:
         holder.execute("rollback", label="run lock release")
     except Exception as exc:
-        log.warning("the run lock's connection dropped during the run: %s", first_line(exc))
+        return first_line(exc)
+    return None
 
 
 def duckdb_config() -> dict[str, str]:

@@ -1,79 +1,77 @@
-"""The Redshift warehouse: its SQL, its COPY statements, and its code path through the real
-redshift_connector driver (PostgreSQL 16 behind PgBouncer stands in for the cluster; COPY is
-the one step it cannot run). A live test runs when SPARKIFY_REDSHIFT_* variables are set."""
+"""The Redshift warehouse: its COPY statements and Parquet parts, and its code path through the
+real redshift_connector driver (PostgreSQL 16 behind PgBouncer stands in for the cluster; its
+COPY is carried out from the real parts by tests/parquet_copy.py). A live test runs when
+SPARKIFY_REDSHIFT_* variables are set."""
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import shutil
 import threading
 import time
+from contextlib import suppress
 from datetime import date
 from pathlib import Path
 
+import boto3
+import pyarrow.parquet as pq
 import pytest
 import redshift_connector
 import sqlglot
 
 from flows.sparkify_etl import sparkify_etl
 from tasks.checks import check_table
-from tasks.errors import WarehouseError
-from tasks.lake import LakeFile, LakeSource, list_log_files, list_song_files, open_lake
+from tasks.errors import EtlError, LakeError, WarehouseError
+from tasks.lake import LakeSource
 from tasks.marts import MARTS, build_table
 from tasks.publish import publish
 from tasks.redshift import RedshiftWarehouse, WarehouseUnavailable
-from tasks.redshift_copy import (
-    EVENT_JSONPATHS,
-    UnsafeLiteral,
-    compact_songs,
-    copy_statement,
-    manifest,
-    max_errors,
-)
+from tasks.redshift_copy import STAGED_TABLES, UnsafeLiteral, copy_statement, manifest
 from tasks.run_spec import RunSpec
+from tasks.sample_lake import LakeSpec, generate_lake
 from tasks.schema import create_schema
 from tasks.scope import scope_changes
 from tasks.staging import StageResult, stage_events, stage_songs
-from tasks.staging_redshift import URI_KINDS, stage_with_copy
-from tasks.warehouse import Session, WarehouseTarget, connect, run_lock
-from tests.conftest import UDACITY_SAMPLE
-from tests.factories import prepared_run
+from tasks.staging_redshift import part_count, write_parts
+from tasks.warehouse import WarehouseTarget, connect, run_lock
+from tests.factories import event, insert_lines, log_line, prepared_run, song, write_songs
+from tests.parquet_copy import emulated_parquet_copy, statement_body
 from tests.redshift_rig import reset_rig_warehouse, rig_env
 from tests.reference import star_schema
 from tests.s3_server import free_port
 
 ROLE = "arn:aws:iam::123456789012:role/sparkify-copy"
 COPY_VALUES = {
-    "manifest_uri": "s3://sparkify-staging/etl/runs/r1/events-00000.manifest",
-    "jsonpaths_uri": "s3://sparkify-staging/etl/runs/r1/log_json_path.json",
+    "manifest_uri": "s3://sparkify-staging/etl/runs/r1/events/events_incoming.manifest",
     "iam_role": ROLE,
-    "region": "us-west-2",
-    "max_errors": 12,
 }
+STAGING_BUCKET = "sparkify-rig-staging"
+# AWS, "COPY from columnar data formats": the only parameters COPY takes with Parquet.
+# https://docs.aws.amazon.com/redshift/latest/dg/copy-usage_notes-copy-from-columnar.html
+COLUMNAR_ALLOWED = {"from", "iam_role", "credentials", "format", "as", "parquet", "manifest",
+                    "acceptinvchars", "fillrecord", "statupdate", "explicit_ids"}  # fmt: skip
 
 
-def test_the_events_copy_is_pinned_and_parses_as_redshift() -> None:
-    text = copy_statement("staging/copy_events", COPY_VALUES, URI_KINDS)
-    assert text.splitlines()[1:] == [
-        "copy sparkify_staging.events_copy",
-        "from 's3://sparkify-staging/etl/runs/r1/events-00000.manifest'",
+def test_the_copy_is_pinned_and_parses_as_redshift() -> None:
+    text = copy_statement("events_incoming", COPY_VALUES)
+    assert statement_body(text).splitlines() == [
+        "copy sparkify_staging.events_incoming",
+        "from 's3://sparkify-staging/etl/runs/r1/events/events_incoming.manifest'",
         "iam_role 'arn:aws:iam::123456789012:role/sparkify-copy'",
-        "format as json 's3://sparkify-staging/etl/runs/r1/log_json_path.json'",
+        "format as parquet",
         "manifest",
-        "region 'us-west-2'",
-        "compupdate off",
-        "statupdate off",
-        "maxerror 12",
     ]
     assert sqlglot.parse_one(text, read="redshift") is not None
 
 
-def test_the_songs_copy_uses_json_auto_and_the_manifest() -> None:
-    values = {k: v for k, v in COPY_VALUES.items() if k != "jsonpaths_uri"}
-    text = copy_statement("staging/copy_songs", values, URI_KINDS)
-    assert "format as json 'auto'\nmanifest\nregion 'us-west-2'" in text
-    assert "copy sparkify_staging.songs_incoming\n" in text
+@pytest.mark.parametrize("table", STAGED_TABLES)
+def test_every_copy_uses_only_options_aws_allows_for_parquet(table) -> None:
+    body = statement_body(copy_statement(table, COPY_VALUES))
+    words = re.sub(r"'[^']*'", "", body).split()
+    assert words[:2] == ["copy", f"sparkify_staging.{table}"]
+    assert set(words[2:]) <= COLUMNAR_ALLOWED, set(words[2:]) - COLUMNAR_ALLOWED
+    assert "maxerror" not in body and "region" not in body
 
 
 @pytest.mark.parametrize(
@@ -82,43 +80,64 @@ def test_the_songs_copy_uses_json_auto_and_the_manifest() -> None:
         ("manifest_uri", "s3://bucket/x'; drop table users; --"),
         ("manifest_uri", "https://evil.example/manifest"),
         ("iam_role", "arn:aws:iam::123456789012:role/x' credentials 'aws_access_key_id=AKIA"),
-        ("region", "us-west-2' maxerror 100000 --"),
-        ("max_errors", "12; drop table users"),
+        ("iam_role", 12),
     ],
 )
 def test_hostile_values_never_reach_a_copy_statement(key, hostile) -> None:
     with pytest.raises(UnsafeLiteral):
-        copy_statement("staging/copy_events", {**COPY_VALUES, key: hostile}, URI_KINDS)
+        copy_statement("events_incoming", {**COPY_VALUES, key: hostile})
 
 
-def test_the_jsonpaths_file_matches_the_one_sparkify_publishes() -> None:
-    published = UDACITY_SAMPLE.parent / "udacity_sample" / "log_json_path.json"
-    if not published.is_file():
-        pytest.skip(f"{published} not found")
-    assert json.loads(published.read_text()) == EVENT_JSONPATHS
+def test_only_staged_tables_are_copied() -> None:
+    with pytest.raises(UnsafeLiteral):
+        copy_statement("users; drop table songs", COPY_VALUES)
 
 
-def test_manifests_name_exact_objects_and_maxerror_follows_the_threshold() -> None:
-    files = [LakeFile("log_data/2018/11/2018-11-01-events.json", 30_000)]
-    assert manifest("lake", "prefix", files) == {
-        "entries": [{"url": "s3://lake/prefix/log_data/2018/11/2018-11-01-events.json",
-                     "mandatory": True, "meta": {"content_length": 30_000}}]
+def test_manifests_name_exact_parts_with_their_sizes() -> None:
+    assert manifest([("s3://b/p/part-00000.parquet", 1234)]) == {
+        "entries": [{"url": "s3://b/p/part-00000.parquet", "mandatory": True,
+                     "meta": {"content_length": 1234}}]
     }  # fmt: skip
-    assert max_errors(0.01, files) == 1
-    assert max_errors(0.01, [LakeFile("big", 3_000_000_000)]) == 100_000
 
 
-def test_compaction_keeps_every_song_with_its_source_file(small_lake) -> None:
-    lake = open_lake(str(small_lake))
-    files = list_song_files(lake)
-    parts: list[bytes] = []
-    rejects = compact_songs(lake, files, parts.append)
-    records = [json.loads(line) for part in parts for line in part.decode().splitlines()]
-    assert rejects == []
-    assert sorted(r["source_file"] for r in records) == sorted(f.key for f in files)
-    first = records[0]
-    original = json.loads((small_lake / first["source_file"]).read_text())
-    assert {k: v for k, v in first.items() if k != "source_file"} == original
+MB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("estimated", "slices", "expected"),
+    [
+        (0, 4, 1),  # a handful of rows: one part
+        (3 * MB, 4, 3),  # never a part under 1 MB
+        (10 * MB, 4, 4),  # a multiple of the slices once every slice can get 1 MB
+        (130 * MB, 1, 2),  # about 128 MB each
+        (1000 * MB, 16, 16),
+        (5000 * MB, 16, 48),  # 40 parts by size, rounded up to a multiple of 16
+    ],
+)
+def test_parts_are_sized_and_counted_for_the_slices(estimated, slices, expected) -> None:
+    assert part_count(estimated, slices) == expected
+
+
+def test_parts_hold_every_staged_row_in_the_requested_column_order(small_lake, tmp_path) -> None:
+    run = prepared_run(small_lake, tmp_path / "w.duckdb")
+    stage_events.fn(run)
+    with connect(run.warehouse) as wh:
+        table = "sparkify_staging.events_incoming"
+        columns = list(reversed(wh.column_names(table)))  # any order the cluster has
+        expected = sorted(wh.query(f"select {', '.join(columns)} from {table}"), key=repr)
+        parts = write_parts(wh, "events_incoming", columns, tmp_path, 3, batch_rows=500)
+    tables = [pq.read_table(path) for path in parts]
+    assert len(parts) == 3 and all(t.column_names == columns for t in tables)
+    counts = [t.num_rows for t in tables]
+    assert max(counts) - min(counts) <= 2048  # dealt batch by batch (DuckDB's vector size)
+    rows = [tuple(r.values()) for t in tables for r in t.to_pylist()]
+    assert sorted(rows, key=repr) == expected
+
+
+def test_a_column_the_worker_does_not_stage_is_a_one_line_error(small_lake, tmp_path) -> None:
+    run = prepared_run(small_lake, tmp_path / "w.duckdb")
+    with connect(run.warehouse) as wh, pytest.raises(EtlError, match="does not stage: added"):
+        write_parts(wh, "events_incoming", ["artist", "added"], tmp_path, 1)
 
 
 def test_block_settings_build_driver_arguments_without_leaking_the_password() -> None:
@@ -131,33 +150,34 @@ def test_block_settings_build_driver_arguments_without_leaking_the_password() ->
 
 
 @pytest.fixture
-def rig_target(redshift_rig, monkeypatch) -> WarehouseTarget:
-    for key, value in rig_env(redshift_rig).items():
+def rig_target(redshift_rig, s3_endpoint, monkeypatch) -> WarehouseTarget:
+    for key, value in staging_env(redshift_rig).items():
         monkeypatch.setenv(key, value)
     return reset_rig_warehouse()
 
 
-def _load_staging_like_copy(duckdb_run: RunSpec, rig_run: RunSpec) -> dict[str, StageResult]:
-    """Stage with the embedded warehouse, then load its incoming rows into the rig's tables,
-    standing in for the COPY the rig cannot run."""
-    staged = {"events": stage_events.fn(duckdb_run), "songs": stage_songs.fn(duckdb_run)}
-    tables = ("events_incoming", "songs_incoming", "incoming_files", "quarantine_incoming")
-    with connect(duckdb_run.warehouse) as source, connect(rig_run.warehouse) as rig:
-        for table in tables:
-            rows = source.query(f"select * from sparkify_staging.{table}")
-            if rows:
-                marks = ", ".join(["%s"] * len(rows[0]))
-                cursor = rig._conn.cursor()
-                cursor.executemany(f"insert into sparkify_staging.{table} values ({marks})", rows)
-                cursor.close()
+def staging_env(rig) -> dict[str, str]:
+    """SPARKIFY_REDSHIFT_* for the rig with the COPY settings: parts go to the S3 server."""
+    return rig_env(rig, COPY_IAM_ROLE=ROLE, STAGING_URI=f"s3://{STAGING_BUCKET}/etl")
+
+
+def stage_on_rig(run: RunSpec) -> dict[str, StageResult]:
+    """Both staging tasks, the real Redshift path: staged on the worker, Parquet parts written
+    to the S3 server, each COPY carried out on the rig from them (tests/parquet_copy.py)."""
+    client = boto3.client("s3")
+    with suppress(client.exceptions.BucketAlreadyOwnedByYou):
+        client.create_bucket(Bucket=STAGING_BUCKET)
+    with pytest.MonkeyPatch.context() as patch, emulated_parquet_copy(patch) as copies:
+        staged = {"events": stage_events.fn(run), "songs": stage_songs.fn(run)}
+    assert copies, "staging sent no COPY"
     return staged
 
 
 def _built_on_rig(target: WarehouseTarget, lake: Path, tmp_path: Path) -> tuple[RunSpec, dict]:
-    """Schema, staging (loaded as COPY would) and every built table, on the rig."""
+    """Schema, staging and every built table, on the rig."""
     rig_run = RunSpec(lake=LakeSource(str(lake)), warehouse=target)
     create_schema.fn(rig_run)
-    staged = _load_staging_like_copy(prepared_run(lake, tmp_path / "w.duckdb"), rig_run)
+    staged = stage_on_rig(rig_run)
     for table in MARTS:
         build_table.fn(rig_run, table)
     return rig_run, staged
@@ -236,72 +256,97 @@ def test_live_cluster_loads_a_lake_from_s3() -> None:
     assert all(check.passed for check in summary.checks)
 
 
-class RecordingSession(Session):
-    """Records what staging sends, for the COPY steps no local engine can run."""
-
-    def __init__(self) -> None:
-        super().__init__(conn=None, dialect="redshift")
-        self.sent: list[tuple[str, dict]] = []
-
-    def _execute(self, sql, params) -> None:
-        self.sent.append((sql, dict(params or {})))
+STAGED = {
+    "events_incoming": "source_file, line_number",
+    "songs_incoming": "source_file, line_number, song_id",
+    "quarantine_incoming": "kind, source_file, line_number, reason",
+    "incoming_files": "kind, source_file, etag",
+}
 
 
-def test_redshift_staging_writes_manifests_and_copies_each_log_file(
-    s3_endpoint, small_lake, monkeypatch
+def _staged_rows(target: WarehouseTarget) -> dict[str, list[tuple]]:
+    with connect(target) as wh:
+        return {
+            table: sorted(
+                wh.query(f"select * from sparkify_staging.{table} order by {order}"), key=repr
+            )
+            for table, order in STAGED.items()
+        }
+
+
+def _make_dirty(lake: Path) -> None:
+    """Bad and awkward records of several classes, into a generated lake: malformed JSON, a NUL
+    in a rejected line, a wrong type, a missing field, and text over its column's bytes in
+    multi-byte characters (a 70,000-character user agent, an artist name of 2,000 euro signs)."""
+    day = sorted((lake / "log_data").rglob("*.json"))[0]
+    lines = [
+        '{"ts": 1541105830796, "userId": "8", "page": "NextSong"',
+        '{"ts": "soon\\u0000", "userId": "8"}\u0000',
+        log_line(event(userId={"id": 8})),
+        log_line({k: v for k, v in event().items() if k != "sessionId"}),
+        log_line(event(userAgent="é" * 70_000, itemInSession=90_001)),
+        log_line(event(location="€" * 400, itemInSession=90_002)),
+    ]
+    insert_lines(day, lines)
+    write_songs(lake, [song(artist_name="€" * 2_000), song(title=None)])
+
+
+def test_redshift_stages_the_same_rows_as_duckdb_from_an_s3_lake(
+    rig_target, s3_endpoint, tmp_path, monkeypatch
 ) -> None:
+    """One definition of a record: the cluster loads, from the Parquet parts, exactly the rows
+    DuckDB stages from the same lake (a dirty one: every class of bad input the generator
+    writes), and leaves no parts behind once the load commits."""
     from tests.s3_server import s3_client, upload_lake
 
-    upload_lake(s3_endpoint, small_lake, "copy-lake", "lake")
-    client = s3_client(s3_endpoint)
-    client.create_bucket(Bucket="copy-staging")
-    client.put_object(Bucket="copy-lake", Key="lake/log_data/2018/", Body=b"")  # folder marker
-    client.put_object(Bucket="copy-lake", Key="lake/log_data/2018/11/README.txt", Body=b"notes")
-    for key, value in {"HOST": "cluster.example", "COPY_IAM_ROLE": ROLE, "REGION": "us-west-2",
-                       "STAGING_URI": "s3://copy-staging/etl"}.items():  # fmt: skip
-        monkeypatch.setenv(f"SPARKIFY_REDSHIFT_{key}", value)
-    target = WarehouseTarget(engine="redshift", block="env", dialect="redshift")
-    run = RunSpec(lake=LakeSource("s3://copy-lake/lake"), warehouse=target, run_id="r1")
-    lake = open_lake(run.lake)
-    logs, songs = list_log_files(lake), list_song_files(lake)
-    events_session, songs_session = RecordingSession(), RecordingSession()
-    stage_with_copy(events_session, "events", run, lake, logs, run.run_id)
-    stage_with_copy(songs_session, "songs", run, lake, songs, run.run_id)
+    lake_dir = tmp_path / "lake"
+    generate_lake(lake_dir, LakeSpec(songs=60, events=1500, days=3, users=20, seed=11))
+    _make_dirty(lake_dir)
+    (lake_dir / "log_data" / "2018" / "11" / "README.txt").write_text("notes")
+    upload_lake(s3_endpoint, lake_dir, "rig-lake", "lake")
+    s3_client(s3_endpoint).put_object(Bucket="rig-lake", Key="lake/log_data/2018/", Body=b"")
+    rig_run = RunSpec(lake=LakeSource("s3://rig-lake/lake"), warehouse=rig_target, run_id="r1")
+    create_schema.fn(rig_run)
+    monkeypatch.setenv("SPARKIFY_REDSHIFT_STAGING_URI", "s3://rig-staging-new/etl")
+    with pytest.raises(LakeError, match=r"^bucket rig-staging-new does not exist"):
+        stage_events.fn(rig_run)  # a one-line error, before anything reaches the cluster
+    s3_client(s3_endpoint).create_bucket(Bucket="rig-staging-new")
+    with pytest.MonkeyPatch.context() as patch, emulated_parquet_copy(patch) as copies:
+        staged = {"events": stage_events.fn(rig_run), "songs": stage_songs.fn(rig_run)}
+    duckdb_run = prepared_run(lake_dir, tmp_path / "w.duckdb")
+    expected = {"events": stage_events.fn(duckdb_run), "songs": stage_songs.fn(duckdb_run)}
 
-    copies = [sql for sql, _ in events_session.sent if "\ncopy sparkify_staging.events_copy" in sql]
-    assert len(copies) == len(logs)
-    assert "log_data/2018/11/README.txt" not in {f.key for f in logs}  # skipped, not read
-    errors = [p for sql, p in events_session.sent if "from stl_load_errors" in sql]
-    assert len(errors) == len(copies)
-    quarantined = [
-        sql for sql, _ in events_session.sent if "copy sparkify_staging.quarantine" in sql
-    ]
-    assert quarantined == []
-    for sql, _ in events_session.sent + songs_session.sent:
-        assert sqlglot.parse_one(sql, read="redshift") is not None
-    listed = client.list_objects_v2(Bucket="copy-staging", Prefix="etl/runs/r1/")["Contents"]
-    names = sorted(obj["Key"].rsplit("/", 1)[-1] for obj in listed)
-    assert "log_json_path.json" in names and "songs.manifest" in names
-    body = client.get_object(Bucket="copy-staging", Key="etl/runs/r1/events-00000.manifest")["Body"]
-    first = json.loads(body.read())
-    assert first["entries"] == [{"url": f"s3://copy-lake/lake/{logs[0].key}", "mandatory": True,
-                                 "meta": {"content_length": logs[0].size}}]  # fmt: skip
-    repair = [p for sql, p in events_session.sent if "f_repair_mojibake" in sql]
-    assert [p["source_file"] for p in repair] == [f.key for f in logs if not f.problem]
+    on_rig, on_duckdb = _staged_rows(rig_target), _staged_rows(duckdb_run.warehouse)
+    versions = on_rig.pop("incoming_files"), on_duckdb.pop("incoming_files")
+    assert on_rig == on_duckdb
+    # the same files, each with its version (an S3 ETag here, a file's mtime for the directory)
+    rig_files, duckdb_files = ([(k, f, v is not None) for k, f, v in rows] for rows in versions)
+    assert sorted(rig_files) == sorted(duckdb_files)
+    for kind in staged:
+        assert staged[kind].accepted == expected[kind].accepted > 0
+        assert staged[kind].rejected == expected[kind].rejected
+        assert staged[kind].rejected_by_reason == expected[kind].rejected_by_reason
+    # the NUL line is an object (missing fields) and a malformed value after it: five rejects
+    assert staged["events"].rejected == 5 and staged["songs"].rejected == 1
+    with connect(rig_target) as wh:  # cut to the column's bytes, at a character boundary
+        ((agent, location),) = wh.query(
+            "select max(octet_length(user_agent)), max(octet_length(location)) "
+            "from sparkify_staging.events_incoming where item_in_session > 90000"
+        )
+    assert (agent, location) == (1024, 1023)
+    assert staged["events"].skipped == ["log_data/2018/11/README.txt"]
+    copied = [statement_body(sql).splitlines()[0] for sql in copies]
+    assert "copy sparkify_staging.events_incoming" in copied
+    assert "copy sparkify_staging.songs_incoming" in copied
+    left = s3_client(s3_endpoint).list_objects_v2(Bucket="rig-staging-new", Prefix="etl/runs/r1/")
+    assert left.get("KeyCount", 0) == 0
 
 
-def test_the_repair_lambda_answers_redshifts_batch_protocol() -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "repair_lambda",
-        Path(__file__).resolve().parents[1] / "deployments/redshift/repair_mojibake_lambda.py",
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    answer = module.handler({"arguments": [["Bj\u00c3\u0083\u00c2\u00b6rk"], [None], ["plain"]]})
-    assert answer == {"success": True, "num_records": 3, "results": ["Björk", None, "plain"]}
-    assert module.handler({"arguments": [[]]})["success"] is False
+def test_a_bad_block_fails_before_the_lake_is_read(rig_target, monkeypatch, small_lake) -> None:
+    monkeypatch.delenv("SPARKIFY_REDSHIFT_STAGING_URI")
+    run = RunSpec(lake=LakeSource(str(small_lake)), warehouse=rig_target)
+    with pytest.raises(EtlError, match="needs copy_iam_role and staging_uri"):
+        stage_events.fn(run)
 
 
 def test_a_second_run_on_redshift_waits_for_the_run_lock(rig_target) -> None:
@@ -333,7 +378,7 @@ def test_a_daily_run_upserts_the_changed_keys_through_redshift_connector(
     log.write_text("\n".join(log.read_text().splitlines()[::2]) + "\n")  # half the day's events
 
     daily = RunSpec(lake=LakeSource(str(lake)), warehouse=rig_target, day=day)
-    staged = _load_staging_like_copy(prepared_run(lake, tmp_path / "d.duckdb", day=day), daily)
+    staged = stage_on_rig(daily)
     scope_changes.fn(daily)
     for table in MARTS:
         build_table.fn(daily, table)

@@ -37,15 +37,15 @@ from flows.sparkify_etl import sparkify_etl
 from flows.sparkify_report import main as report_main
 from flows.sparkify_report import sparkify_report
 from tasks.errors import EtlError, WarehouseError
-from tasks.lake import LakeSource, list_log_files, list_song_files, open_lake
+from tasks.lake import LakeSource
 from tasks.marts import MARTS
 from tasks.publish import publish
 from tasks.redshift import RedshiftWarehouse
 from tasks.redshift_copy import UnsafeLiteral
 from tasks.run_spec import RunSpec
-from tasks.staging import stage_events
-from tasks.staging_redshift import stage_with_copy
-from tasks.warehouse import Session, WarehouseTarget, connect
+from tasks.schema import create_schema
+from tasks.staging import stage_events, stage_songs
+from tasks.warehouse import WarehouseTarget, connect
 from tests.factories import BASE_TS, event, log_line, song, write_songs
 from tests.helpers import assert_tables_equal, published_tables, query, write_log
 from tests.prefect_stack import REPO, PrefectStack, prefect_stack
@@ -186,7 +186,7 @@ def stack(tmp_path_factory, s3_endpoint, small_lake, rig) -> Iterator[PrefectSta
                 RedshiftWarehouse(
                     host=rig.host, port=rig.port, database=rig.database, user=rig.user,
                     password=rig.password, ssl=False, timeout=10, copy_iam_role=ROLE,
-                    region="us-west-2", staging_uri=STAGING_URI,
+                    staging_uri=STAGING_URI,
                 ).save("secure-redshift", overwrite=True)  # fmt: skip
         yield running
 
@@ -467,9 +467,6 @@ HOSTILE_COPY_SETTINGS = [
     ("COPY_IAM_ROLE", f"{ROLE}\\' credentials 'aws_access_key_id=AKIA"),
     ("COPY_IAM_ROLE", f"{ROLE}\n"),
     ("COPY_IAM_ROLE", f"arn:aws:iam::{fullwidth('123456789012')}:role/sparkify-copy"),
-    ("REGION", "us-west-2' maxerror 100000 --"),
-    ("REGION", "us-west-2\n"),
-    ("REGION", "us-west-2\\"),
     ("STAGING_URI", f"s3://secure-staging/etl{HOSTILE}"),
     ("STAGING_URI", "s3://secure-staging/etl\\"),
     ("STAGING_URI", "s3://secure-staging/etl\n"),
@@ -478,13 +475,13 @@ HOSTILE_COPY_SETTINGS = [
 
 
 @pytest.fixture(scope="module")
-def rig_published(rig, hostile_lake, tmp_path_factory) -> Iterator[WarehouseTarget]:
+def rig_published(rig, hostile_lake, s3_endpoint, tmp_path_factory) -> Iterator[WarehouseTarget]:
     """The star schema published on the rig (COPY stood in for by the embedded staging)."""
     if rig is None:
         pytest.skip("the Redshift rig needs pgbouncer")
     from tests.test_redshift_warehouse import _built_on_rig
 
-    env = rig_env(rig, COPY_IAM_ROLE=ROLE, REGION="us-west-2", STAGING_URI=STAGING_URI)
+    env = rig_env(rig, COPY_IAM_ROLE=ROLE, STAGING_URI=STAGING_URI)
     with environ(**env):
         target = reset_rig_warehouse()
         lake = hostile_lake[0]
@@ -522,57 +519,30 @@ def test_hostile_copy_settings_are_refused_before_anything_runs(
     assert written == []  # refused before the run wrote any staging file
 
 
-class RecordingSession(Session):
-    """Records what Redshift staging would send (no local engine runs COPY)."""
-
-    def __init__(self) -> None:
-        super().__init__(conn=None, dialect="redshift")
-        self.sent: list[tuple[str, dict]] = []
-
-    def _execute(self, sql, params) -> None:
-        self.sent.append((sql, dict(params or {})))
-
-
-@pytest.mark.parametrize("share", [math.nan, math.inf, -0.5, 1.5])
-def test_an_out_of_range_share_never_reaches_a_copy(s3_endpoint, stack, share) -> None:
-    env = {"HOST": "cluster.example", "COPY_IAM_ROLE": ROLE, "REGION": "us-west-2",
-           "STAGING_URI": "s3://secure-staging/share"}  # fmt: skip
-    with environ(**{f"SPARKIFY_REDSHIFT_{k}": v for k, v in env.items()}):
-        target = WarehouseTarget(engine="redshift", block="env", dialect="redshift")
-        run = RunSpec(lake=LakeSource(LAKE_URI), warehouse=target)
-        object.__setattr__(run, "max_rejected_share", share)  # past any check RunSpec makes
-        lake, session = open_lake(run.lake), RecordingSession()
-        with pytest.raises(EtlError, match=r"^max_rejected_share must be"):
-            stage_with_copy(session, "events", run, lake, list_log_files(lake), "r1")
-    assert session.sent == []
-
-
-def test_hostile_keys_and_prefix_reach_redshift_only_as_bound_values_and_manifests(
-    stack, s3_endpoint, hostile_lake
+def test_hostile_keys_and_prefix_reach_redshift_only_as_data_in_parquet_parts(
+    rig, stack, s3_endpoint, hostile_lake, tmp_path
 ) -> None:
+    """The hostile file names travel to the cluster inside the Parquet parts, never in a
+    statement: every COPY names only the run's manifest and role."""
+    if rig is None:
+        pytest.skip("the Redshift rig needs pgbouncer")
+    from tests.parquet_copy import emulated_parquet_copy
+
     lake_dir, _ = hostile_lake
     prefix = "p'; DROP TABLE users; --\\é"
     upload_lake(s3_endpoint, lake_dir, "hostile-copy", prefix)
-    env = {"HOST": "cluster.example", "COPY_IAM_ROLE": ROLE, "REGION": "us-west-2",
-           "STAGING_URI": "s3://secure-staging/copy"}  # fmt: skip
-    with environ(**{f"SPARKIFY_REDSHIFT_{k}": v for k, v in env.items()}):
-        target = WarehouseTarget(engine="redshift", block="env", dialect="redshift")
+    with environ(**rig_env(rig, COPY_IAM_ROLE=ROLE, STAGING_URI=STAGING_URI)):
+        target = reset_rig_warehouse()
         run = RunSpec(lake=LakeSource(f"s3://hostile-copy/{prefix}"), warehouse=target,
                       run_id="r1")  # fmt: skip
-        lake = open_lake(run.lake)
-        session = RecordingSession()
-        stage_with_copy(session, "events", run, lake, list_log_files(lake), run.run_id)
-        stage_with_copy(session, "songs", run, lake, list_song_files(lake), run.run_id)
-    statements = "\n".join(sql for sql, _ in session.sent)
-    assert "DROP TABLE" not in statements and "é" not in statements
-    bound = [p.get("source_file") for _, p in session.sent]
-    assert HOSTILE_LOG in bound
-    client = s3_client(s3_endpoint)
-    listed = client.list_objects_v2(Bucket="secure-staging", Prefix="copy/runs/r1/")["Contents"]
-    manifests = [client.get_object(Bucket="secure-staging", Key=o["Key"])["Body"].read().decode()
-                 for o in listed if o["Key"].endswith(".manifest")]  # fmt: skip
-    urls = [e["url"] for m in manifests for e in json.loads(m)["entries"]]
-    assert f"s3://hostile-copy/{prefix}/{HOSTILE_LOG}" in urls
+        create_schema.fn(run)
+        with pytest.MonkeyPatch.context() as patch, emulated_parquet_copy(patch) as copies:
+            stage_events.fn(run)
+            stage_songs.fn(run)
+        files = rig_query(target, "select source_file from sparkify_staging.incoming_files")
+    statements = "\n".join(copies)
+    assert copies and "DROP TABLE" not in statements and "é" not in statements
+    assert (HOSTILE_LOG,) in files
 
 
 # --- 3. the local server and worker listen on loopback only ------------------------------

@@ -1,21 +1,28 @@
-"""Every statement under sql/ parses in the dialect it is written in and renders for DuckDB."""
+"""Every statement under sql/ parses in the dialect it is written in and renders for DuckDB;
+the PostgreSQL rig's render enforces what Redshift enforces (no keys, widths in bytes)."""
 
 from datetime import datetime
 
 import duckdb
 import pytest
+import redshift_connector
 import sqlglot
+from sqlglot import exp
 
+from tasks.checks import run_check, table_checks
 from tasks.record_sql import render_staging
 from tasks.records import FIELDS
 from tasks.schema import DDL
 from tasks.sql_files import (
     SQL_ROOT,
+    _as_redshift_enforces,
     _epoch_arithmetic_to_duckdb,
     render,
     sql_path,
     statement_names,
 )
+from tasks.warehouse import LOCK_TABLE_DDL, WarehouseTarget, connect
+from tests.redshift_rig import reset_rig_warehouse, rig_env
 
 ALL_FILES = sorted(SQL_ROOT.rglob("*.sql"))
 
@@ -61,8 +68,11 @@ def test_staging_templates_render_one_statement_per_kind(template: str, kind: st
 
 
 def test_schema_creates_every_ddl_file_in_a_known_order() -> None:
+    """Every DDL file is created by create-schema, except the run lock's table: the lock creates
+    it itself, so create-schema never waits on a table another run holds LOCK on."""
     ddl_files = set(statement_names("ddl/"))
-    assert ddl_files <= set(DDL)
+    assert ddl_files <= set(DDL) | {LOCK_TABLE_DDL}
+    assert LOCK_TABLE_DDL not in DDL
     assert len(DDL) == len(set(DDL))
 
 
@@ -79,3 +89,117 @@ def test_redshift_epoch_arithmetic_keeps_milliseconds_in_duckdb(epoch_ms, expect
     tree = sqlglot.parse_one(redshift, read="redshift")
     duck = tree.transform(_epoch_arithmetic_to_duckdb).sql("duckdb")
     assert duckdb.connect().execute(duck).fetchone()[0] == expected
+
+
+# --- the rig's render: what Redshift enforces, no more --------------------------------------
+
+DDL_FILES = statement_names("ddl/")
+CHARACTER_TYPES = {exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR}
+
+
+def _columns(sql: str, dialect: str) -> dict[str, exp.ColumnDef]:
+    """The columns a CREATE TABLE declares, by name (none for views, LIKE copies and CTAS)."""
+    return {c.name: c for c in sqlglot.parse_one(sql, read=dialect).find_all(exp.ColumnDef)}
+
+
+def _byte_checks(column: exp.ColumnDef) -> list[str]:
+    """The CHECK constraints on a rendered column, as PostgreSQL SQL."""
+    kinds = [constraint.kind for constraint in column.constraints]
+    return [k.this.sql("postgres") for k in kinds if isinstance(k, exp.CheckColumnConstraint)]
+
+
+@pytest.mark.parametrize("name", DDL_FILES)
+def test_rig_render_declares_no_primary_key(name: str) -> None:
+    rendered = render(name, "postgres")
+    tree = sqlglot.parse_one(rendered, read="postgres")
+    assert not list(tree.find_all(exp.PrimaryKey, exp.PrimaryKeyColumnConstraint))
+    assert "PRIMARY KEY" not in rendered.upper()
+
+
+@pytest.mark.parametrize("name", DDL_FILES)
+def test_rig_render_checks_every_character_width_in_bytes(name: str) -> None:
+    declared = _columns(SQL_ROOT.joinpath(f"{name}.sql").read_text(), "redshift")
+    rendered = _columns(render(name, "postgres"), "postgres")
+    assert rendered.keys() == declared.keys()
+    for column, definition in declared.items():
+        kind = definition.args["kind"]
+        if kind.this in CHARACTER_TYPES:
+            width = kind.expressions[0].this.name
+            assert _byte_checks(rendered[column]) == [f"OCTET_LENGTH({column}) <= {width}"]
+        else:
+            assert _byte_checks(rendered[column]) == []
+
+
+def test_rig_render_copies_the_byte_checks_into_like_tables() -> None:
+    rendered = [sqlglot.parse_one(render(name, "postgres"), read="postgres") for name in DDL_FILES]
+    likes = [like for tree in rendered for like in tree.find_all(exp.LikeProperty)]
+    assert len(likes) == 3  # events_incoming, songs_incoming, quarantine_incoming
+    for like in likes:
+        assert " INCLUDING CONSTRAINTS" in like.sql("postgres")
+
+
+@pytest.mark.parametrize(
+    ("declared", "rendered"),
+    [
+        ("varchar(max)", "VARCHAR CHECK (OCTET_LENGTH(c) <= 65535)"),
+        ("varchar", "VARCHAR CHECK (OCTET_LENGTH(c) <= 256)"),
+        ("char(3)", "CHAR(3) CHECK (OCTET_LENGTH(c) <= 3)"),
+        ("char", "CHAR CHECK (OCTET_LENGTH(c) <= 1)"),
+        ("integer", "INT"),
+    ],
+)
+def test_rig_render_uses_redshifts_default_and_max_widths(declared: str, rendered: str) -> None:
+    tree = sqlglot.parse_one(f"create table t (c {declared})", read="redshift")
+    assert _as_redshift_enforces(tree).sql("postgres") == f"CREATE TABLE t (c {rendered})"
+
+
+@pytest.fixture
+def rig_schema(redshift_rig, monkeypatch) -> WarehouseTarget:
+    """The rig holding every table and view of sql/ddl, as the ETL's schema task makes them."""
+    for key, value in rig_env(redshift_rig).items():
+        monkeypatch.setenv(key, value)
+    target = reset_rig_warehouse()
+    with connect(target) as wh, wh.transaction():
+        for name in DDL:
+            wh.run(name)
+    return target
+
+
+def test_rig_keeps_a_duplicate_key_and_the_unique_check_catches_it(rig_schema) -> None:
+    user = {"user_id": "u1", "level": "free"}
+    with connect(rig_schema) as wh:
+        for _ in range(2):
+            wh.execute("insert into users (user_id, level) values (%(user_id)s, %(level)s)", user)
+        assert wh.count("users") == 2  # Redshift keeps both: its keys are informational
+        wh.execute("create table sparkify_build.users as select * from users")
+        (unique,) = [c for c in table_checks("users", "postgres") if c.name == "user_id unique"]
+        assert run_check(wh, unique).failing_rows == 1
+
+
+# (table, column, width, the other columns a row needs): a table with a key, a staging table,
+# and a `(like ...)` copy of it.
+BYTE_LIMITED = [
+    ("users", "gender", 16, {"user_id": "u1", "level": "free"}),
+    ("sparkify_staging.quarantine", "kind", 16, {"source_file": "f", "reason": "r"}),
+    ("sparkify_staging.quarantine_incoming", "kind", 16, {"source_file": "f", "reason": "r"}),
+]
+
+
+def _insert(target: WarehouseTarget, table: str, row: dict[str, str]) -> None:
+    columns = ", ".join(row)
+    marks = ", ".join(f"%({column})s" for column in row)
+    with connect(target) as wh:
+        wh.execute(f"insert into {table} ({columns}) values ({marks})", row)
+
+
+@pytest.mark.parametrize(("table", "column", "width", "others"), BYTE_LIMITED)
+def test_rig_counts_a_varchar_width_in_bytes(rig_schema, table, column, width, others) -> None:
+    euros, rest = divmod(width, 3)  # "€" is 3 bytes in UTF-8
+    exact = "€" * euros + "a" * rest
+    assert len(exact.encode()) == width
+    _insert(rig_schema, table, {**others, column: exact})
+    for too_long in ("€" * width, exact + "a"):  # n characters in 3n bytes; n + 1 bytes
+        with pytest.raises(redshift_connector.ProgrammingError):
+            _insert(rig_schema, table, {**others, column: too_long})
+    with connect(rig_schema) as wh:
+        assert wh.query(f"select {column} from {table}") == [(exact,)]

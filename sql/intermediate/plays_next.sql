@@ -29,7 +29,7 @@ plays as (
 
 final as (
     select *
-    from plays
+    from plays as play  -- Redshift: QUALIFY right after FROM needs an alias
     qualify row_number() over (
         partition by songplay_id order by source_file, line_number
     ) = 1

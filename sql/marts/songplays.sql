@@ -13,7 +13,7 @@ staged_songs as (
 
 catalogue as (
     select song_id, title, artist_id, artist_name, duration
-    from staged_songs
+    from staged_songs as staged  -- Redshift: QUALIFY right after FROM needs an alias
     qualify row_number() over (
         partition by song_id order by source_file, line_number nulls first
     ) = 1
