@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from tasks.errors import LakeError, first_line
+from tasks.records import KEY_BYTES
 
 SONG_PREFIX = "song_data"
 LOG_PREFIX = "log_data"
@@ -166,7 +167,7 @@ class Listing:
 def list_songs(lake: Lake) -> Listing:
     """Every song file under song_data/, in key order, and the objects skipped."""
     files = lake.list(SONG_PREFIX)
-    songs = [f for f in files if is_lake_file(f.key)]
+    songs = _keys_fit([f for f in files if is_lake_file(f.key)])
     return Listing(songs, _skipped(files), frozenset(f.key for f in songs))
 
 
@@ -178,7 +179,7 @@ def list_logs(lake: Lake, day: date | None = None) -> Listing:
     the run, naming it: loaded by no daily run, it would be lost in silence.
     """
     files = lake.list(LOG_PREFIX)
-    logs = [f for f in files if is_lake_file(f.key)]
+    logs = _keys_fit([f for f in files if is_lake_file(f.key)])
     undated = [f.key for f in logs if log_file_day(f.key) is None]
     if undated:
         more = f" (and {len(undated) - 1:,} more)" if len(undated) > 1 else ""
@@ -252,6 +253,18 @@ def is_lake_file(key: str) -> bool:
     if lower.endswith(_RECORD_SUFFIXES):
         return True
     return "." not in lower and not lower.startswith(_NOT_RECORDS)
+
+
+def _keys_fit(files: list[LakeFile]) -> list[LakeFile]:
+    """The files, if every key fits `source_file` (VARCHAR(1024): bytes, on Redshift); else the
+    run fails naming the first, instead of a load failing on it or a key being cut short."""
+    for f in files:
+        if len(f.key.encode("utf-8", "surrogateescape")) > KEY_BYTES:
+            raise LakeError(
+                f"lake file {f.key[:120]}… has a key of over {KEY_BYTES:,} bytes, more than "
+                "source_file holds: move it to a shorter path"
+            )
+    return files
 
 
 def _skipped(files: list[LakeFile]) -> list[LakeFile]:

@@ -33,6 +33,7 @@ USER_ID_BYTES = 64
 CODE_BYTES = 16  # level, gender, method
 NAME_BYTES = 256
 TEXT_BYTES = 1024
+KEY_BYTES = 1024  # source_file: a lake file's key (S3 keys are at most 1,024 bytes of UTF-8)
 LEVELS = ("free", "paid")
 # A file that cannot be read at all counts as the records it would hold, estimated from its
 # size with the bytes of a typical record (the public sample: ~310 per event, ~250 per song);

@@ -8,6 +8,7 @@ from tasks.lake import (
     is_lake_file,
     list_log_files,
     list_logs,
+    list_songs,
     log_file_day,
     open_lake,
     read_batches,
@@ -260,3 +261,29 @@ def test_a_text_is_cut_into_the_json_values_it_holds(text: str, records: list) -
 
     assert split_values(text) == records
     assert split_values(text, first_line=10) == [(line + 9, value) for line, value in records]
+
+
+def _song_key_of(byte_count: int) -> str:
+    """A song key of exactly `byte_count` bytes of UTF-8, in folders of two-byte characters (a
+    key's length is its bytes, not its characters), each under the file system's 255 bytes."""
+    key = "song_data"
+    while byte_count - len(key.encode()) > 260:
+        key += "/" + "é" * 100  # 201 bytes with the slash
+    tail = byte_count - len(key.encode()) - len("/.json")
+    return f"{key}/{'s' * tail}.json"
+
+
+@pytest.mark.parametrize(("size", "fits"), [(1024, True), (1025, False)])
+def test_a_key_longer_than_source_file_fails_the_run_naming_it(
+    tmp_path: Path, size: int, fits: bool
+) -> None:
+    key = _song_key_of(size)
+    assert len(key.encode()) == size
+    (tmp_path / key).parent.mkdir(parents=True)
+    (tmp_path / key).write_text("{}")
+    lake = open_lake(str(tmp_path))
+    if fits:
+        assert [f.key for f in list_songs(lake).files] == [key]
+    else:
+        with pytest.raises(LakeError, match=r"has a key of over 1,024 bytes"):
+            list_songs(lake)
