@@ -5,7 +5,6 @@ SPARKIFY_REDSHIFT_* variables are set."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import threading
@@ -20,7 +19,6 @@ import pytest
 import redshift_connector
 import sqlglot
 
-from flows.sparkify_etl import sparkify_etl
 from tasks.checks import check_table
 from tasks.errors import EtlError, LakeError, WarehouseError
 from tasks.lake import LakeSource
@@ -238,22 +236,6 @@ def test_an_unreachable_warehouse_is_transient(monkeypatch) -> None:
     expected = r"^cannot reach Redshift at 127\.0\.0\.1:"
     with pytest.raises(WarehouseUnavailable, match=expected), connect(target):
         pass
-
-
-LIVE = ("SPARKIFY_REDSHIFT_HOST", "SPARKIFY_LIVE_LAKE")
-
-
-@pytest.mark.e2e
-@pytest.mark.skipif(
-    not all(os.environ.get(v) for v in LIVE),
-    reason="live Redshift test: set SPARKIFY_REDSHIFT_* (host, user, password, copy_iam_role, "
-    "region, staging_uri) and SPARKIFY_LIVE_LAKE=s3://… to run it against a real cluster",
-)
-@pytest.mark.usefixtures("prefect_server")
-def test_live_cluster_loads_a_lake_from_s3() -> None:
-    summary = sparkify_etl(source=os.environ["SPARKIFY_LIVE_LAKE"], warehouse="redshift:env")
-    assert summary.published and summary.published.rows_after["songplays"] > 0
-    assert all(check.passed for check in summary.checks)
 
 
 STAGED = {
