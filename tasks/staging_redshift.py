@@ -156,16 +156,24 @@ def load_into_redshift(
                 uploaded.append(area.upload(f"{table}/{path.name}", path))
                 path.unlink()  # the disk holds one table's parts at most
             manifests[table] = area.put_json(f"{table}.manifest", manifest(uploaded))
-    with wh.transaction():
-        clear(wh)
-        for table, manifest_uri in manifests.items():
-            values = {"manifest_uri": manifest_uri, "iam_role": settings.iam_role}
-            wh.execute(copy_statement(table, values), label=f"copy {table}")
+    copy_manifests(wh, manifests, settings.iam_role, clear)
     run_logger().info("loaded %s into Redshift from %s", ", ".join(manifests) or "nothing", area)
     try:
         area.clear()
     except Exception as exc:  # the load committed; leftover parts only cost storage
         run_logger().warning("could not delete the staged parts: %s", first_line(exc))
+
+
+def copy_manifests(
+    wh: Session, manifests: dict[str, str], iam_role: str, clear: Callable[[Session], None]
+) -> None:
+    """In one transaction, `clear` the cluster's incoming rows of the kind and COPY each staged
+    table from its manifest: the run's staging appears whole or not at all."""
+    with wh.transaction():
+        clear(wh)
+        for table, manifest_uri in manifests.items():
+            values = {"manifest_uri": manifest_uri, "iam_role": iam_role}
+            wh.execute(copy_statement(table, values), label=f"copy {table}")
 
 
 def staged_columns(wh: Session) -> dict[str, list[str]]:

@@ -47,14 +47,14 @@ from tasks.lake import LakeSource
 from tasks.marts import MARTS, build_table
 from tasks.publish import publish
 from tasks.redshift import RedshiftSession
-from tasks.redshift_copy import STAGED_TABLES, copy_statement
+from tasks.redshift_copy import STAGED_TABLES
 from tasks.report import publish_staging_artifacts
 from tasks.run_spec import RunSpec
 from tasks.schema import create_schema
 from tasks.scope import PLAYS_AT_CHANGED_TIMES, scope_changes
 from tasks.sql_files import SqlFileNotFound, render, sql_path, statement_names
 from tasks.staging import StageResult, _clear_incoming, _count, _loaded_files
-from tasks.staging_redshift import cluster_slices, staged_columns
+from tasks.staging_redshift import cluster_slices, copy_manifests, staged_columns
 from tasks.warehouse import Session, WarehouseTarget, run_lock
 from tests.redshift_rig import reset_rig_warehouse
 from tests.test_redshift_warehouse import _built_on_rig, stage_on_rig, staging_env
@@ -298,16 +298,20 @@ DAY = date(2018, 11, 2)
 def _stage(capture: CapturingSession, run: RunSpec, kind: str) -> None:
     """Staging's statements on the cluster, as `tasks.staging._stage_for_redshift` and
     `tasks.staging_redshift.load_into_redshift` send them, without the lake and S3: the daily
-    run's staged-file versions, the cluster's columns and slices, then in one transaction the
-    clear and a COPY per staged table, then the counts. (A mirror: the rig test checks it.)"""
+    run's staged-file versions, the cluster's columns and slices, then `copy_manifests` (the
+    clear and a COPY per staged table in one transaction), then the counts. (The order is a
+    mirror of load_into_redshift's; the rig test checks it.)"""
     if run.day is not None:
         _loaded_files(run, kind)
     staged_columns(capture)
     cluster_slices(capture)
-    with capture.transaction():
-        _clear_incoming(capture, kind, run.day is None)
-        for table in STAGED_TABLES:
-            capture.execute(copy_statement(table, COPY_VALUES), label=f"copy {table}")
+    manifests = dict.fromkeys(STAGED_TABLES, COPY_VALUES["manifest_uri"])
+    copy_manifests(
+        capture,
+        manifests,
+        COPY_VALUES["iam_role"],
+        lambda w: _clear_incoming(w, kind, run.day is None),
+    )
     _count(capture, kind, [])
 
 
