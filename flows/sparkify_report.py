@@ -4,6 +4,10 @@
 
 Publishes table artifacts for the rankings, a markdown artifact with the charts, and writes a
 self-contained HTML report (charts and tables) that opens offline.
+
+The report only reads: it opens a DuckDB file read-only, and holds the warehouse's run lock
+shared while it queries, so it waits for a load to finish and a load waits for it, while
+any number of reports (and analysts' read-only connections) read side by side.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.futures import wait
 
@@ -21,8 +25,9 @@ from tasks.analysis import ANALYSES, AnalysisResult, run_analysis
 from tasks.errors import EtlError
 from tasks.lake import LakeSource
 from tasks.report_charts import markdown, render_html
+from tasks.retry import WAREHOUSE_TASK
 from tasks.run_spec import RunSpec
-from tasks.warehouse import WarehouseTarget, connect
+from tasks.warehouse import WarehouseTarget, connect, run_lock
 
 RANKINGS = ("top_songs", "top_artists", "plays_by_location", "plays_by_user_agent", "level_changes")
 
@@ -37,17 +42,19 @@ def sparkify_report(
     """Run every analysis over [start, end) (default: all plays) and publish the report.
 
     Args:
-        warehouse: A DuckDB file (`*.duckdb`, created if missing), or `redshift:BLOCK` (a
+        warehouse: A DuckDB file (`*.duckdb`, read-only: it must exist), or `redshift:BLOCK` (a
             RedshiftWarehouse block) or `redshift:env` (the SPARKIFY_REDSHIFT_* environment).
         start: The first instant of the period (UTC); default: the first play.
         end: The end of the period (UTC), excluded; default: just after the last play.
         out: Where to write the HTML report (a file path on the worker).
     """
     run = RunSpec(lake=LakeSource(""), warehouse=WarehouseTarget.parse(warehouse))
-    start, end = _period(run, start, end)
-    futures = [run_analysis.submit(run, name, start, end) for name in ANALYSES]
-    wait(futures)
-    results: list[AnalysisResult] = [future.result() for future in futures]
+    with run_lock(run.warehouse, shared=True):  # between loads, never during one
+        if not (start and end):
+            start, end = report_period(run, start, end)
+        futures = [run_analysis.submit(run, name, start, end) for name in ANALYSES]
+        wait(futures)
+        results: list[AnalysisResult] = [future.result() for future in futures]
     for result in results:
         if result.name in RANKINGS:
             rows = [dict(zip(result.columns, map(_plain, row), strict=True)) for row in result.rows]
@@ -60,12 +67,12 @@ def sparkify_report(
     return str(path)
 
 
-def _period(
+@task(name="report period", **WAREHOUSE_TASK)
+def report_period(
     run: RunSpec, start: datetime | None, end: datetime | None
 ) -> tuple[datetime, datetime]:
-    if start and end:
-        return start, end
-    with connect(run.warehouse) as wh:
+    """The period to report on: `start` or the first play, `end` or just after the last."""
+    with connect(run.warehouse, read_only=True) as wh:
         first, last = wh.query("select min(start_time), max(start_time) from songplays")[0]
     if first is None:
         raise EtlError(f"warehouse {run.warehouse} has no songplays to report on")

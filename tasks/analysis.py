@@ -35,7 +35,7 @@ def question(name: str) -> str:
 @task(name="analyse", task_run_name="analyse {name}", **WAREHOUSE_TASK)
 def run_analysis(run: RunSpec, name: str, start: datetime, end: datetime) -> AnalysisResult:
     """Run one analysis query over [start, end)."""
-    with connect(run.warehouse) as wh:
+    with connect(run.warehouse, read_only=True) as wh:
         columns, rows = wh.columns_and_rows(
             f"analysis/{name}", {"start_time": start, "end_time": end}
         )

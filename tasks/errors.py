@@ -17,6 +17,11 @@ class WarehouseError(EtlError):
     """The warehouse cannot be opened or written (path, permissions, lock held elsewhere)."""
 
 
+class WarehouseBusy(WarehouseError):
+    """Another process held the DuckDB file for longer than the wait allows: not retried, as
+    opening already waited (SPARKIFY_DUCKDB_LOCK_WAIT_S) and a retry would only wait again."""
+
+
 class RejectedShareExceeded(EtlError):
     """More of the run's input records were quarantined than the threshold allows."""
 

@@ -7,10 +7,10 @@ from typing import Any
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from tasks.warehouse import WarehouseBusy
-
+# A DuckDB file another process holds is not here: opening it waits for the holder itself
+# (tasks.warehouse.lock_wait_seconds) and then fails `WarehouseBusy`, so a retry would only
+# multiply a bound the operator chose.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    WarehouseBusy,
     ConnectionError,
     TimeoutError,
 )
@@ -21,7 +21,7 @@ RETRY_JITTER = 0.5
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for failures that a later attempt can succeed past (locks, network, timeouts)."""
+    """True for failures that a later attempt can succeed past (network, timeouts)."""
     return isinstance(exc, TRANSIENT_ERRORS)
 
 

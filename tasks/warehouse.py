@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import math
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -23,7 +25,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from tasks.errors import EtlError, WarehouseError, first_line
+from tasks.errors import EtlError, WarehouseBusy, WarehouseError, first_line
+from tasks.run_log import run_logger
 from tasks.sql_files import render
 from tasks.text_repair import repair_mojibake_arrow, truncate_utf8
 
@@ -37,10 +40,6 @@ REDSHIFT_PREFIX = "redshift:"
 # python_arrow_scan does not exist!", reproduced about once in 15 rounds of four threads).
 # Opening one connection at a time closes that window; queries still run in parallel.
 _OPENING = threading.Lock()
-
-
-class WarehouseBusy(RuntimeError):
-    """Another process holds the warehouse file's lock: transient, so the task retries."""
 
 
 @dataclass(frozen=True)
@@ -177,14 +176,19 @@ def quote_table(table: str) -> str:
 
 
 @contextmanager
-def connect(target: WarehouseTarget) -> Iterator[Session]:
-    """Open a session on the target; a one-line `WarehouseError` if it cannot be opened."""
+def connect(target: WarehouseTarget, read_only: bool = False) -> Iterator[Session]:
+    """Open a session on the target; a one-line `WarehouseError` if it cannot be opened.
+
+    `read_only` opens a DuckDB file as a reader: many readers share the file, none can write,
+    and the file must exist. Redshift sessions open as they always do (`open_redshift`).
+    While another process holds a DuckDB file, opening waits for it (`_open_duckdb`).
+    """
     if target.engine == "redshift":
         from tasks.redshift import open_redshift  # the driver loads only when it is used
 
         session: Session = open_redshift(target)
     else:
-        session = DuckDBSession(_open_duckdb(Path(target.path)), target.dialect)
+        session = DuckDBSession(_open_duckdb(Path(target.path), read_only), target.dialect)
     try:
         yield session
     except duckdb.Error as exc:
@@ -325,6 +329,7 @@ def run_lock(
     target: WarehouseTarget,
     poll_seconds: float = 1.0,
     heartbeat_seconds: float | None = None,
+    shared: bool = False,
 ) -> Iterator[RunLock]:
     """Hold the warehouse for one whole run, so two runs never interleave their writes.
 
@@ -336,8 +341,17 @@ def run_lock(
     (`heartbeat_seconds`, default `lock_heartbeat_seconds()`) keeps that session from timing
     out idle; if the session ends anyway the yielded lock's `check()` raises, and so does the
     end of the block (a run that finished without its lock may have interleaved with another).
+
+    `shared=True` is a reader's turn (the report). Readers hold a DuckDB file's lock together;
+    a run waits until they are done, and they wait for a run, so a report never reads a load
+    half-way. Neither wait has a bound of its own (a run's flow has a timeout). On Redshift a
+    reader takes no lock: its queries read committed tables, and a run publishes in one
+    transaction.
     """
     if target.engine != "duckdb":
+        if shared:
+            yield RunLock()
+            return
         heartbeat = (
             lock_heartbeat_seconds()
             if heartbeat_seconds is None
@@ -362,6 +376,13 @@ def run_lock(
                     _lock_lost_message(lock.lost, "the run went on without it, unprotected")
                 )
         return
+    with _file_lock(target, poll_seconds, shared):
+        yield RunLock()
+
+
+@contextmanager
+def _file_lock(target: WarehouseTarget, poll_seconds: float, shared: bool) -> Iterator[None]:
+    """`flock` on `<file>.lock`, shared (readers) or exclusive (runs), waiting for it."""
     lock_path = Path(f"{target.path}.lock")
     if not lock_path.parent.is_dir():
         raise WarehouseError(f"warehouse directory {lock_path.parent} does not exist")
@@ -369,19 +390,27 @@ def run_lock(
         handle = lock_path.open("a")
     except OSError as exc:  # a read-only directory or file system, or no space for the file
         raise WarehouseError(f"cannot lock warehouse {target.path}: {exc.strerror}") from exc
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
     with handle:
+        started = time.monotonic()
         waited = False
         while True:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, mode | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if not waited:
-                    log.warning("another run holds %s; waiting for it to finish", target.path)
+                    holder = "a run" if shared else "a run or a report"
+                    run_logger().warning(
+                        "%s holds %s; waiting for it to finish", holder, target.path
+                    )
                     waited = True
                 time.sleep(poll_seconds)
+        if waited:
+            run_logger().info("waited %.1f s for the run lock on %s", time.monotonic() - started,
+                              target.path)  # fmt: skip
         try:
-            yield RunLock()
+            yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -436,21 +465,91 @@ def duckdb_config() -> dict[str, str]:
     }
 
 
-def _open_duckdb(path: Path) -> duckdb.DuckDBPyConnection:
+# How long opening a DuckDB file waits while another process holds it: an analyst's
+# read-only connection, a report, a load started by hand. DuckDB locks the whole file (one
+# writer, or any number of readers: https://duckdb.org/docs/current/connect/concurrency) and
+# does not wait itself; it names the holder in its error, which the wait logs.
+LOCK_WAIT_ENV = "SPARKIFY_DUCKDB_LOCK_WAIT_S"
+DEFAULT_LOCK_WAIT_S = 300.0
+LOCK_POLL_S = 0.5
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def lock_wait_seconds(environ: Mapping[str, str] = os.environ) -> float:
+    """Seconds an open waits for another process's hold on a DuckDB file to end:
+    SPARKIFY_DUCKDB_LOCK_WAIT_S, or 300; 0 fails at once."""
+    raw = environ.get(LOCK_WAIT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LOCK_WAIT_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds < math.inf:  # also refuses nan
+        raise WarehouseError(f"{LOCK_WAIT_ENV} must be a number of seconds, 0 or more: {raw!r}")
+    return seconds
+
+
+class _Held(Exception):
+    """One attempt found the file locked by `holder` (`PID n (program)` as DuckDB reports)."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
+
+
+def _lock_holder(message: str) -> str | None:
+    """Who holds the file, from DuckDB's lock error; None if the error is not a lock conflict."""
+    if "Could not set lock" not in message and "Conflicting lock" not in message:
+        return None
+    found = _HOLDER.search(message)
+    return f"PID {found['pid']} ({found['program']})" if found else "another process"
+
+
+def _open_duckdb(
+    path: Path, read_only: bool = False, poll_seconds: float = LOCK_POLL_S
+) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting up to `lock_wait_seconds()` while another process holds it; then
+    `WarehouseBusy`, naming the holder. The wait is logged once per holder, and its length."""
     if not path.parent.is_dir():
         raise WarehouseError(f"warehouse directory {path.parent} does not exist")
+    bound = lock_wait_seconds()
+    started = time.monotonic()
+    waiting_for: str | None = None
+    while True:
+        try:
+            conn = _open_once(path, read_only)
+        except _Held as held:
+            waited = time.monotonic() - started
+            if waited >= bound:
+                raise WarehouseBusy(
+                    f"warehouse {path} is held by {held.holder}: gave up after waiting {bound:g} s"
+                    f" ({LOCK_WAIT_ENV}); close that connection or wait longer"
+                ) from None
+            if held.holder != waiting_for:
+                run_logger().warning("waiting up to %g s for %s, which holds warehouse %s",
+                                     bound, held.holder, path)  # fmt: skip
+                waiting_for = held.holder
+            time.sleep(min(poll_seconds, bound - waited))
+            continue
+        if waiting_for:
+            run_logger().info("opened warehouse %s after waiting %.1f s for %s", path,
+                              time.monotonic() - started, waiting_for)  # fmt: skip
+        return conn
+
+
+def _open_once(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """One attempt to open the file; `_Held` if another process holds its lock."""
     try:
         with _OPENING:
-            conn = duckdb.connect(str(path), config=duckdb_config())
+            conn = duckdb.connect(str(path), read_only=read_only, config=duckdb_config())
             _register_functions(conn)
-    except duckdb.IOException as exc:
-        first_line = str(exc).splitlines()[0]
-        if "Could not set lock" in first_line or "Conflicting lock" in first_line:
-            raise WarehouseBusy(f"warehouse {path} is locked by another process") from exc
-        raise WarehouseError(f"cannot open warehouse {path}: {first_line}") from exc
     except duckdb.Error as exc:
-        first_line = str(exc).splitlines()[0]
-        raise WarehouseError(f"cannot open warehouse {path}: {first_line}") from exc
+        message = first_line(exc)
+        holder = _lock_holder(message) if isinstance(exc, duckdb.IOException) else None
+        if holder:
+            raise _Held(holder) from None
+        raise WarehouseError(f"cannot open warehouse {path}: {message}") from exc
     return conn
 
 
