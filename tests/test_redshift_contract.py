@@ -263,7 +263,7 @@ def _answers(dialect: str) -> Callable[[str], Rows]:
             return named[sql]
         if sql.startswith("select count(*) from ("):  # run_check's count of a check's rows
             return [(1,)]
-        if "min(start_time), max(start_time)" in sql:  # flows.sparkify_report._period
+        if "min(start_time), max(start_time)" in sql:  # flows.sparkify_report.report_period
             return [(datetime(2018, 11, 1), datetime(2018, 11, 30))]
         return [(0,)]
 
@@ -276,7 +276,7 @@ def capturing(site: str, dialect: str) -> Iterator[CapturingSession]:
     capture = CapturingSession(dialect, site, _answers(dialect))
 
     @contextmanager
-    def connect(target: WarehouseTarget) -> Iterator[Session]:
+    def connect(target: WarehouseTarget, read_only: bool = False) -> Iterator[Session]:
         yield capture
 
     real = tasks.warehouse.connect
@@ -325,7 +325,7 @@ Step = Callable[[CapturingSession], object]
 def sent_statements(dialect: str) -> list[Sent]:
     """Everything the run lock, a full load, a daily run and a report send, in the flow's
     order, by running the tasks (their `.fn`, without Prefect) against captures."""
-    from flows.sparkify_report import _period
+    from flows.sparkify_report import report_period
 
     target = WarehouseTarget(engine="redshift", block="env", dialect=dialect)
     full = RunSpec(lake=LakeSource("lake"), warehouse=target)
@@ -345,7 +345,7 @@ def sent_statements(dialect: str) -> list[Sent]:
         steps.append(("publish", lambda _, run=run: publish.fn(run, _staged())))
         sites += [(f"{site} ({run.partition_label})", step) for site, step in steps]
     start, end = datetime(2018, 11, 1), datetime(2018, 12, 1)
-    sites.append(("report", lambda _: _period(full, None, None)))
+    sites.append(("report", lambda _: report_period.fn(full, None, None)))
     for name in ANALYSES:
         sites.append((f"analyse {name}", lambda _, n=name: run_analysis.fn(full, n, start, end)))
     statements: list[Sent] = []
