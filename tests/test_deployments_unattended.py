@@ -20,7 +20,7 @@ import yaml
 
 from flows.parameters import DAY_PATTERN
 from tests.helpers import query
-from tests.prefect_stack import REPO, PrefectStack, prefect_stack
+from tests.prefect_stack import PREFECT, REPO, PrefectStack, prefect_stack
 
 DAILY = "sparkify-daily/daily"
 ALERTS = REPO / "deployments" / "alerts.yaml"
@@ -252,3 +252,55 @@ def test_the_day_pattern_matches_exactly_the_calendar_days() -> None:
                     valid = False
                 assert bool(pattern.search(text)) is valid, text
     assert not pattern.search("0000-01-01") and not pattern.search("2018-11-05\n")
+
+
+# 6. A worker that does not share the checkout clones the repository.
+
+
+@pytest.mark.e2e
+def test_a_worker_without_the_checkout_clones_the_repository_and_runs(stack, small_lake, tmp_path):
+    """deployments/pull-from-git.yaml's step, cloning this branch's last commit (not the work
+    tree: commit first) from a bare copy, for a worker started in an empty directory."""
+    branch = _git("rev-parse", "--abbrev-ref", "HEAD")
+    remote = tmp_path / "sparkify.git"
+    _git("clone", "--quiet", "--bare", "--branch", branch, str(REPO), str(remote))
+    config = yaml.safe_load((REPO / "prefect.yaml").read_text())  # anchors resolved
+    pull = yaml.safe_load((REPO / "deployments" / "pull-from-git.yaml").read_text())["pull"]
+    pull[0]["prefect.deployments.steps.git_clone"].update(repository=remote.as_uri(), branch=branch)
+    (deployment,) = [d for d in config["deployments"] if d["name"] == "full-refresh"]
+    deployment["name"] = "full-refresh-from-git"
+    deployment["work_pool"]["name"] = "sparkify-remote"  # only the worker started below
+    config.update(pull=pull, deployments=[deployment])
+    del config["definitions"]
+    prefect_file = tmp_path / "prefect.yaml"
+    prefect_file.write_text(yaml.safe_dump(config))
+    deploy = ("--no-prompt", "deploy", "--prefect-file", str(prefect_file), "--all")
+    for args in (("work-pool", "create", "sparkify-remote", "--type", "process"), deploy):
+        done = stack.cli(*args)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    elsewhere = tmp_path / "elsewhere"  # no checkout here, and PWD says so
+    elsewhere.mkdir()
+    with (tmp_path / "remote-worker.log").open("wb") as log:
+        worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "sparkify-remote"],
+                                  cwd=elsewhere, env={**stack.env, "PWD": str(elsewhere)},
+                                  stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        warehouse = tmp_path / "w.duckdb"
+        code, lines = trigger(stack, "sparkify-etl/full-refresh-from-git", source=small_lake,
+                              warehouse=warehouse)  # fmt: skip
+        assert code == 0, [*lines, (tmp_path / "remote-worker.log").read_text()[-3000:]]
+        assert lines[1] == "sparkify-etl full: Completed"
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    run_id = lines[0].split()[3]
+    logs = stack.api("POST", "/logs/filter", {"logs": {"flow_run_id": {"any_": [run_id]}}})
+    assert any("Running 1 deployment pull step(s)" in entry["message"] for entry in logs)
+    assert query(warehouse, "select partition_label from sparkify_meta.load_history") == [("full",)]
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    return done.stdout.strip()
