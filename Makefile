@@ -22,7 +22,11 @@ PREFECT_PORT ?= 4200
 PREFECT_URL := http://127.0.0.1:$(PREFECT_PORT)/api
 POOL := sparkify-local
 DEPLOYMENT ?= sparkify-etl/full-refresh
+PARAMS ?=
 PREFECT := PREFECT_API_URL=$(PREFECT_URL) $(VENV)/bin/prefect
+# make trigger [DEPLOYMENT=sparkify-daily/daily PARAMS="day=2018-11-04"] starts a run, waits
+# and prints one line: NAME: Completed, or NAME: Failed: reason (flows/trigger.py).
+TRIGGER := PREFECT_API_URL=$(PREFECT_URL) $(PY) -m flows.trigger
 
 .PHONY: run test lint format sample clean server worker deploy trigger backfill report bench bench-quick
 
@@ -71,15 +75,15 @@ deploy: $(INSTALLED)
 	$(PREFECT) --no-prompt deploy --all
 	$(PREFECT) automation inspect sparkify-crash-zombie-runs >/dev/null 2>&1 || \
 		$(PREFECT) automation create --from-file deployments/automations.yaml
+	PREFECT_API_URL=$(PREFECT_URL) $(PY) deployments/alerts.py
 
 trigger: $(INSTALLED)
-	$(PREFECT) deployment run '$(DEPLOYMENT)' --watch
+	$(TRIGGER) '$(DEPLOYMENT)' $(foreach p,$(PARAMS),--param '$(p)')
 
 backfill: $(INSTALLED)
 	@if [ -z "$(START)" ] || [ -z "$(END)" ]; then \
 		echo "usage: make backfill START=YYYY-MM-DD END=YYYY-MM-DD" >&2; exit 2; fi
-	$(PREFECT) deployment run 'sparkify-backfill/backfill' \
-		--param start=$(START) --param end=$(END) --watch
+	$(TRIGGER) sparkify-backfill/backfill --param start=$(START) --param end=$(END)
 
 sample: $(INSTALLED)
 	rm -rf $(SAMPLE_LAKE)

@@ -15,6 +15,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from flows.parameters import Count, Day, Seconds, Share
 from flows.sparkify_etl import sparkify_etl
 from tasks.errors import EtlError
 from tasks.partitions import days_between
@@ -45,13 +46,13 @@ def _run_name() -> str:
 
 @flow(name="sparkify-backfill", flow_run_name=_run_name)
 def sparkify_backfill(
-    start: date,
-    end: date,
+    start: Day,
+    end: Day,
     source: str = "sample_lake",
     warehouse: str = "warehouse.duckdb",
-    max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE,
-    day_retries: int = 2,
-    retry_delay_seconds: float = 10.0,
+    max_rejected_share: Share = DEFAULT_MAX_REJECTED_SHARE,
+    day_retries: Count = 2,
+    retry_delay_seconds: Seconds = 10.0,
     aws_credentials_block: str | None = None,
     s3_bucket_block: str | None = None,
 ) -> BackfillResult:

@@ -1,23 +1,34 @@
 """The scheduled flow: load the log partition of the day the run was scheduled for.
 
 A cron schedule creates runs with a scheduled start time; this flow reads that time (not the
-clock), so a run that starts late, or one caught up after an outage, loads its own day.
+clock), so a run that starts late, or one caught up after an outage, loads its own day. A run
+started by hand with `day` reloads that day instead.
 """
 
 from __future__ import annotations
 
+from datetime import date
+
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows.parameters import Count, Day, Share
 from flows.sparkify_etl import sparkify_etl
 from tasks.partitions import scheduled_day
 from tasks.report import RunSummary
 from tasks.run_spec import DEFAULT_MAX_REJECTED_SHARE
 
 
+def _day_to_load(day: date | str | None, days_back: int) -> date:
+    """`day` when given, else the scheduled day minus `days_back`."""
+    if day is not None:
+        return day if isinstance(day, date) else date.fromisoformat(day)
+    return scheduled_day(flow_run.scheduled_start_time, days_back)
+
+
 def _run_name() -> str:
-    day = scheduled_day(flow_run.scheduled_start_time, flow_run.parameters.get("days_back", 0))
-    return f"sparkify-daily {day.isoformat()}"
+    params = flow_run.parameters
+    return f"sparkify-daily {_day_to_load(params.get('day'), params.get('days_back', 0))}"
 
 
 # A day's partition loads in seconds on DuckDB and minutes on Redshift: a run still going after
@@ -31,8 +42,9 @@ RUN_TIMEOUT_SECONDS = 60 * 60
 def sparkify_daily(
     source: str = "sample_lake",
     warehouse: str = "warehouse.duckdb",
-    days_back: int = 0,
-    max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE,
+    days_back: Count = 0,
+    day: Day | None = None,
+    max_rejected_share: Share = DEFAULT_MAX_REJECTED_SHARE,
     aws_credentials_block: str | None = None,
     s3_bucket_block: str | None = None,
 ) -> RunSummary:
@@ -44,17 +56,17 @@ def sparkify_daily(
         warehouse: A DuckDB file (`*.duckdb`, created if missing), or `redshift:BLOCK` (a
             RedshiftWarehouse block) or `redshift:env` (the SPARKIFY_REDSHIFT_* environment).
         days_back: Load the day this many days before the scheduled one (1: yesterday's).
+        day: Reload this day (YYYY-MM-DD) instead; empty for the scheduled day.
         max_rejected_share: Fail before publishing if more than this share (0 to 1; 0.01 is
             1%) of the lake's events or songs would be rejected.
         aws_credentials_block: A prefect-aws AwsCredentials block for an S3 lake (else the
             standard AWS environment).
         s3_bucket_block: A prefect-aws S3Bucket block naming the lake's bucket and folder.
     """
-    day = scheduled_day(flow_run.scheduled_start_time, days_back)
     return sparkify_etl(
         source=source,
         warehouse=warehouse,
-        day=day,
+        day=_day_to_load(day, days_back),
         max_rejected_share=max_rejected_share,
         aws_credentials_block=aws_credentials_block,
         s3_bucket_block=s3_bucket_block,

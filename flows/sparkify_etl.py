@@ -21,6 +21,7 @@ from prefect.futures import wait
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.parameters import Day, Share
 from tasks.checks import check_table, enforce
 from tasks.errors import EtlError
 from tasks.lake import LakeSource, open_lake, require_log_files
@@ -55,8 +56,8 @@ def _run_name() -> str:
 def sparkify_etl(
     source: str = "sample_lake",
     warehouse: str = "warehouse.duckdb",
-    day: date | None = None,
-    max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE,
+    day: Day | None = None,
+    max_rejected_share: Share = DEFAULT_MAX_REJECTED_SHARE,
     aws_credentials_block: str | None = None,
     s3_bucket_block: str | None = None,
     report: str | None = None,
