@@ -4,6 +4,7 @@ UI checked in headless Chromium."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -65,10 +66,12 @@ def completed_run(stack, small_lake, tmp_path_factory) -> tuple[str, Path]:
 def test_a_full_refresh_runs_on_the_worker_and_publishes(stack, completed_run, small_lake):
     run_id, warehouse = completed_run
     flow_run = stack.api("GET", f"/flow_runs/{run_id}")
-    assert (flow_run["state_type"], flow_run["name"]) == ("COMPLETED", "sparkify-etl full")
+    named = f"sparkify-etl full {small_lake.name}"  # the partition and the lake
+    assert (flow_run["state_type"], flow_run["name"]) == ("COMPLETED", named)
     assert_tables_equal(published_tables(warehouse), star_schema(small_lake))
-    tasks = {t["name"]: t for t in task_runs(stack, run_id, expected=15)}
+    tasks = {t["name"]: t for t in task_runs(stack, run_id, expected=16)}
     for name in ("create schema", "stage events full", "stage songs", "report staging",
+                 "check rejected share",
                  "load users", "load songplays", "check songplays", "publish full"):  # fmt: skip
         assert tasks[name]["state_type"] == "COMPLETED", name
     assert {"sparkify", "full-refresh"} <= set(flow_run["tags"])  # the deployment's tags
@@ -85,6 +88,12 @@ def test_the_run_publishes_its_artifacts(stack, completed_run) -> None:
             "sparkify-staging-events", "sparkify-staging-songs"} <= keys  # fmt: skip
     progress = [a for a in artifacts if a["key"] == "sparkify-staging-events"]
     assert progress[0]["data"] == 100.0
+    (checks,) = [a for a in artifacts if a["key"] == "sparkify-quality-checks"]
+    rows = json.loads(checks["data"]) if isinstance(checks["data"], str) else checks["data"]
+    assert checks["description"] == f"Quality checks: {len(rows)} passed, 0 failed"
+    assert all(row["limit"] for row in rows)  # each check says what it allows
+    limits = {(row["table"], row["check"]): row["limit"] for row in rows}
+    assert limits[("users", "level isin")] == "one of free, paid"
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium)")
