@@ -147,6 +147,23 @@ def test_a_daily_run_scheduled_in_the_past_loads_its_own_day(stack, small_lake, 
     assert query(warehouse, "select partition_label from sparkify_meta.load_history") == [
         ("2018-11-02",)
     ]
+    # the daily run shows its load's outcome and links it; the load carries the daily's tags
+    artifacts = stack.api(
+        "POST", "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run_id]}}}
+    )
+    (load,) = [a for a in artifacts if a["key"] == "sparkify-daily-load"]
+    assert load["description"] == "The load this run started: Completed"
+    children = stack.api(
+        "POST", "/flow_runs/filter",
+        {"flow_runs": {"parent_flow_run_id": {"operator": "and_", "any_": [run_id]}}},
+    )  # fmt: skip
+    (child,) = children
+    assert (
+        child["id"] in load["data"]
+        and child["name"] == f"sparkify-etl 2018-11-02 {small_lake.name}"
+    )
+    daily_tags = set(stack.api("GET", f"/flow_runs/{run_id}")["tags"])
+    assert daily_tags and daily_tags <= set(child["tags"])
 
 
 def test_a_backfill_loads_day_by_day_and_names_the_day_that_failed(stack, small_lake, tmp_path):
