@@ -10,7 +10,11 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
+from prefect.states import State
+from prefect.utilities.urls import url_for
 
 from flows.parameters import Count, Day, Share
 from flows.sparkify_etl import sparkify_etl
@@ -63,11 +67,35 @@ def sparkify_daily(
             standard AWS environment).
         s3_bucket_block: A prefect-aws S3Bucket block naming the lake's bucket and folder.
     """
-    return sparkify_etl(
+    state = sparkify_etl(
         source=source,
         warehouse=warehouse,
         day=_day_to_load(day, days_back),
         max_rejected_share=max_rejected_share,
         aws_credentials_block=aws_credentials_block,
         s3_bucket_block=s3_bucket_block,
+        return_state=True,
+    )
+    link_child_run(state)
+    return state.result()  # a failed load fails this run, with the load's reason
+
+
+def link_child_run(state: State) -> None:
+    """The load's outcome on this run's page, with a link to its run (where its artifacts
+    are), so the daily run says what happened without opening the child; and the child run
+    tagged as this deployment's runs are, for the UI's filters. (Tagged afterwards, not with
+    `prefect.tags()` around the call, which would tag every task run too: a tagged task costs
+    ~2 s of concurrency-limit lookups, see tasks/retry.py.)"""
+    child = state.state_details.flow_run_id
+    if child and flow_run.tags:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(child, tags=sorted(set(flow_run.tags)))
+    reason = (state.message or "").strip().splitlines()
+    outcome = state.name if state.is_completed() or not reason else f"{state.name}: {reason[0]}"
+    url = url_for("flow-run", obj_id=child) if child else None
+    create_markdown_artifact(
+        key="sparkify-daily-load",
+        markdown=f"**{outcome}**"
+        + (f"  \n[The sparkify-etl run and its artifacts]({url})" * bool(url)),
+        description=f"The load this run started: {outcome}",
     )

@@ -37,13 +37,20 @@ from tasks.report import (
 from tasks.run_spec import DEFAULT_MAX_REJECTED_SHARE, RunSpec
 from tasks.schema import create_schema
 from tasks.scope import scope_changes
-from tasks.staging import check_rejected_share, stage_events, stage_songs
+from tasks.staging import enforce_rejected_share, stage_events, stage_songs
 from tasks.warehouse import RunLock, WarehouseTarget, run_lock
 
 
 def _run_name() -> str:
-    day = flow_run.parameters.get("day")
-    return f"sparkify-etl {day or 'full'}"
+    params = flow_run.parameters
+    return f"sparkify-etl {params.get('day') or 'full'} {lake_label(params.get('source') or '')}"
+
+
+def lake_label(source: str) -> str:
+    """A short name for the lake in run names: its folder (`sample_lake`), or the last part of
+    an S3 URI (`s3://bucket/lakes/prod` -> `prod`, `s3://bucket` -> `bucket`)."""
+    trimmed = str(source).removeprefix("s3://").rstrip("/")
+    return trimmed.rsplit("/", 1)[-1] or str(source)
 
 
 @flow(
@@ -113,7 +120,7 @@ def _run(run: RunSpec, summary: RunSummary, lock: RunLock) -> None:
         wait(list(staging.values()))
         summary.staged = {kind: future.result() for kind, future in staging.items()}
     publish_staging_artifacts(run, summary.staged)
-    check_rejected_share(list(summary.staged.values()), run.max_rejected_share)
+    enforce_rejected_share(list(summary.staged.values()), run.max_rejected_share)
     if run.incremental:
         with summary.timed("scope"):
             scope_changes(run)

@@ -18,13 +18,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.futures import wait
+from prefect.runtime import flow_run
 
 from tasks.analysis import ANALYSES, AnalysisResult, run_analysis
 from tasks.errors import EtlError
 from tasks.lake import LakeSource
-from tasks.report_charts import markdown, render_html
+from tasks.report_charts import markdown, period_label, render_html
 from tasks.retry import WAREHOUSE_TASK
 from tasks.run_spec import RunSpec
 from tasks.warehouse import WarehouseTarget, connect, run_lock
@@ -32,7 +33,14 @@ from tasks.warehouse import WarehouseTarget, connect, run_lock
 RANKINGS = ("top_songs", "top_artists", "plays_by_location", "plays_by_user_agent", "level_changes")
 
 
-@flow(name="sparkify-report", flow_run_name="sparkify-report")
+def _run_name() -> str:
+    params = flow_run.parameters
+    start, end = params.get("start"), params.get("end")
+    period = f"{start or 'first play'} to {end or 'last play'}" if start or end else "all plays"
+    return f"sparkify-report {period}"
+
+
+@flow(name="sparkify-report", flow_run_name=_run_name)
 def sparkify_report(
     warehouse: str = "warehouse.duckdb",
     start: datetime | None = None,
@@ -64,6 +72,12 @@ def sparkify_report(
                              description="Song plays: charts")  # fmt: skip
     path = Path(out).expanduser().resolve()
     path.write_text(render_html(results, start, end), encoding="utf-8")
+    create_link_artifact(
+        key="sparkify-report-html",
+        link=path.as_uri(),
+        link_text=path.name,
+        description=f"The HTML report, {period_label(start, end)}, on the worker's disk",
+    )
     return str(path)
 
 

@@ -26,10 +26,15 @@ class AnalysisResult:
     rows: list[tuple[Any, ...]]
 
 
-def question(name: str) -> str:
-    """The question a query answers: its header comment, without the name."""
+def question(name: str, start: datetime | None = None, end: datetime | None = None) -> str:
+    """The question a query answers: its header comment, without the name, with the period's
+    instants where it names its `:start_time` and `:end_time` parameters."""
     header = sql_path(f"analysis/{name}", "redshift")[0].read_text().splitlines()[0]
-    return header.removeprefix("--").strip().removeprefix(f"{name}:").strip()
+    text = header.removeprefix("--").strip().removeprefix(f"{name}:").strip()
+    if start and end:
+        text = text.replace(":start_time", f"{start:%Y-%m-%d %H:%M}")
+        text = text.replace(":end_time", f"{end:%Y-%m-%d %H:%M} (excluded)")
+    return text
 
 
 @task(name="analyse", task_run_name="analyse {name}", **WAREHOUSE_TASK)
@@ -39,4 +44,4 @@ def run_analysis(run: RunSpec, name: str, start: datetime, end: datetime) -> Ana
         columns, rows = wh.columns_and_rows(
             f"analysis/{name}", {"start_time": start, "end_time": end}
         )
-    return AnalysisResult(name, question(name), columns, rows)
+    return AnalysisResult(name, question(name, start, end), columns, rows)

@@ -21,7 +21,7 @@ from tasks.marts import BUILD_SCHEMA
 from tasks.retry import WAREHOUSE_TASK
 from tasks.run_spec import RunSpec
 from tasks.scope import next_state, replace_relations
-from tasks.sql_files import render, statement_names
+from tasks.sql_files import render, sql_path, statement_names
 from tasks.warehouse import Session, connect
 
 SAMPLE_ROWS = 5
@@ -34,6 +34,7 @@ class Check:
     table: str
     name: str
     sql: str
+    rule: str = ""  # the limit it enforces, as a reader of the report states it
 
 
 @dataclass
@@ -42,6 +43,7 @@ class CheckResult:
     check: str
     failing_rows: int
     sample: list[str] = field(default_factory=list)
+    rule: str = ""
 
     @property
     def passed(self) -> bool:
@@ -54,14 +56,16 @@ def column_checks(table: str, model: type[pa.DataFrameModel], dialect: str) -> l
     checks = []
     for name, column in model.to_schema().columns.items():
         col = exp.column(name, quoted=True)
-        conditions: list[tuple[str, exp.Expression]] = []
+        conditions: list[tuple[str, exp.Expression, str]] = []
         if not column.nullable:
-            conditions.append(("not_null", col.is_(exp.null())))
+            conditions.append(("not_null", col.is_(exp.null()), "never NULL"))
         for rule in column.checks:
-            conditions.append((rule.name, _violation(col, rule.name, rule.statistics)))
-        for check_name, condition in conditions:
+            violation = _violation(col, rule.name, rule.statistics)
+            conditions.append((rule.name, violation, limit(rule.name, rule.statistics)))
+        for check_name, condition, rule_text in conditions:
             query = exp.select("*").from_(source.copy()).where(condition)
-            checks.append(Check(table, f"{name} {check_name}", query.sql(dialect=dialect)))
+            sql = query.sql(dialect=dialect)
+            checks.append(Check(table, f"{name} {check_name}", sql, rule_text))
         if column.unique:
             duplicates = (
                 exp.select(col.copy(), exp.Count(this=exp.Star()).as_("copies"))
@@ -70,7 +74,8 @@ def column_checks(table: str, model: type[pa.DataFrameModel], dialect: str) -> l
                 .group_by(col.copy())
                 .having(exp.Count(this=exp.Star()) > 1)
             )
-            checks.append(Check(table, f"{name} unique", duplicates.sql(dialect=dialect)))
+            sql = duplicates.sql(dialect=dialect)
+            checks.append(Check(table, f"{name} unique", sql, "no two rows share it"))
     return checks
 
 
@@ -89,7 +94,7 @@ def sql_checks(table: str, dialect: str, incremental: bool = False) -> list[Chec
         sql = render(name, dialect)
         if incremental:
             sql = replace_relations(sql, dialect, lookups)
-        checks.append(Check(table, name.split("__", 1)[1], sql))
+        checks.append(Check(table, name.split("__", 1)[1], sql, _header(name)))
     return checks
 
 
@@ -118,7 +123,7 @@ def run_check(wh: Session, check: Check) -> CheckResult:
     if failing:
         rows = wh.query(f"select * from ({check.sql}) as offending limit {SAMPLE_ROWS}")
         sample = [repr(tuple(row)) for row in rows]
-    return CheckResult(check.table, check.name, failing, sample)
+    return CheckResult(check.table, check.name, failing, sample, check.rule)
 
 
 def enforce(results: list[CheckResult]) -> None:
@@ -157,6 +162,34 @@ def _violation(col: exp.Column, rule: str, stats: dict[str, Any]) -> exp.Express
             bounds.append(length > _number(stats["max_value"]))
         return exp.or_(*bounds)
     raise NotImplementedError(f"pandera check {rule!r} has no SQL translation yet")
+
+
+def limit(rule: str, stats: dict[str, Any]) -> str:
+    """What a pandera check allows, in words, for the quality-checks artifact."""
+    low, high = stats.get("min_value"), stats.get("max_value")
+    words = {
+        "isin": lambda: "one of " + ", ".join(map(str, stats.get("allowed_values", ()))),
+        "str_matches": lambda: f"matches {stats.get('pattern')}",
+        "greater_than": lambda: f"over {low}",
+        "greater_than_or_equal_to": lambda: f"at least {low}",
+        "less_than": lambda: f"under {high}",
+        "less_than_or_equal_to": lambda: f"at most {high}",
+        "in_range": lambda: f"from {low} to {high}",
+        "str_length": lambda: (
+            f"{low} to {high} characters"
+            if low is not None and high is not None
+            else f"at most {high} characters"
+            if high is not None
+            else f"at least {low} characters"
+        ),
+    }
+    return words[rule]() if rule in words else rule
+
+
+def _header(name: str) -> str:
+    """A hand-written check's rule: its header comment up to the colon."""
+    first = sql_path(name, "redshift")[0].read_text(encoding="utf-8").splitlines()[0]
+    return first.removeprefix("--").split(":", 1)[0].strip()
 
 
 def _number(value: float) -> exp.Literal:

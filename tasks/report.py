@@ -73,11 +73,13 @@ def format_summary(summary: RunSummary) -> str:
 
 
 def publish_check_artifact(checks: list[CheckResult]) -> None:
-    """The quality-check results as a table artifact, one row per check."""
+    """The quality-check results as a table artifact, one row per check with the limit it
+    enforces, headed by how many passed and failed."""
     rows = [
         {
             "table": c.table,
             "check": c.check,
+            "limit": c.rule,
             "status": "pass" if c.passed else "FAIL",
             "failing_rows": c.failing_rows,
             "sample": "; ".join(c.sample),
@@ -85,8 +87,18 @@ def publish_check_artifact(checks: list[CheckResult]) -> None:
         for c in checks
     ]
     create_table_artifact(
-        key="sparkify-quality-checks", table=rows, description="Quality checks of this run"
+        key="sparkify-quality-checks", table=rows, description=check_headline(checks)
     )
+
+
+def check_headline(checks: list[CheckResult]) -> str:
+    """`54 passed, 0 failed`, naming the failed checks when there are any."""
+    failed = [c for c in checks if not c.passed]
+    headline = f"Quality checks: {len(checks) - len(failed)} passed, {len(failed)} failed"
+    if failed:
+        headline += ": " + ", ".join(f"{c.table}.{c.check}" for c in failed[:5])
+        headline += f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+    return headline
 
 
 def publish_summary_artifact(summary: RunSummary) -> None:

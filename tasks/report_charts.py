@@ -10,6 +10,7 @@ import base64
 import html
 import io
 from datetime import datetime
+from decimal import Decimal
 
 import matplotlib
 
@@ -77,7 +78,7 @@ def render_html(results: list[AnalysisResult], start: datetime, end: datetime) -
         if name in by_name
     )
     tables = "\n".join(_table(r) for r in results)
-    period = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
+    period = period_label(start, end)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sparkify song plays, {period}</title>
 <style>
@@ -99,7 +100,7 @@ h2 {{ font-size: 1.05rem; margin-bottom: .3rem; }}
 def markdown(results: list[AnalysisResult], start: datetime, end: datetime) -> str:
     """The charts and headline numbers as markdown, for a Prefect artifact."""
     by_name = {r.name: r for r in results}
-    lines = [f"# Sparkify song plays, {start:%Y-%m-%d} to {end:%Y-%m-%d}", ""]
+    lines = [f"# Sparkify song plays, {period_label(start, end)}", ""]
     for name in CHARTED:
         if name in by_name:
             lines += [f"![{name}]({data_uri(chart_png(by_name[name]))})", ""]
@@ -107,7 +108,7 @@ def markdown(results: list[AnalysisResult], start: datetime, end: datetime) -> s
         if name in by_name and by_name[name].rows:
             result = by_name[name]
             pairs = ", ".join(
-                f"{c}: {_cell(v)}" for c, v in zip(result.columns, result.rows[0], strict=True)
+                f"{c}: {_cell(v, c)}" for c, v in zip(result.columns, result.rows[0], strict=True)
             )
             lines.append(f"- {result.question} {pairs}")
     return "\n".join(lines)
@@ -116,13 +117,35 @@ def markdown(results: list[AnalysisResult], start: datetime, end: datetime) -> s
 def _table(result: AnalysisResult) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in result.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(_cell(v, c))}</td>" for c, v in zip(result.columns, row, strict=True)
+        )
+        + "</tr>"
         for row in result.rows
     )
     return f"<h2>{html.escape(result.question)}</h2><table><tr>{head}</tr>{body}</table>"
 
 
-def _cell(value: object) -> str:
+def period_label(start: datetime, end: datetime) -> str:
+    """`2018-11-01 00:00 to 2018-12-01 00:00 UTC (end excluded)`: the report covers
+    [start, end), and an end that is a play's instant plus 1 ms keeps its milliseconds."""
+    return f"{_instant(start)} to {_instant(end)} UTC (end excluded)"
+
+
+def _instant(moment: datetime) -> str:
+    if moment.microsecond:
+        return f"{moment:%Y-%m-%d %H:%M:%S}.{moment.microsecond // 1000:03d}"
+    if moment.second:
+        return f"{moment:%Y-%m-%d %H:%M:%S}"
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
+def _cell(value: object, column: str = "") -> str:
+    if isinstance(value, float | Decimal) and column == "share":
+        return f"{float(value):.2%}"
+    if isinstance(value, Decimal):
+        value = float(value)
     if isinstance(value, float):
         return f"{value:,.3f}"
     if isinstance(value, int):

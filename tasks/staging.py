@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from tasks.errors import RejectedShareExceeded
 from tasks.json_stream import split_values
@@ -122,6 +123,13 @@ def check_rejected_share(results: list[StageResult], threshold: float) -> None:
                 f"{result.rejected:,}), over the {threshold:.2%} threshold; see "
                 "sparkify_staging.quarantine_incoming"
             )
+
+
+@task(name="check rejected share", task_run_name="check rejected share", cache_policy=NO_CACHE)
+def enforce_rejected_share(results: list[StageResult], threshold: float) -> None:
+    """`check_rejected_share` as a step of its own, so a run that fails on the threshold shows
+    the red step, and its reason, in the run's graph."""
+    check_rejected_share(results, threshold)
 
 
 def _loaded_files(run: RunSpec, kind: str) -> dict[str, str]:

@@ -4,6 +4,7 @@ UI checked in headless Chromium."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -65,10 +66,12 @@ def completed_run(stack, small_lake, tmp_path_factory) -> tuple[str, Path]:
 def test_a_full_refresh_runs_on_the_worker_and_publishes(stack, completed_run, small_lake):
     run_id, warehouse = completed_run
     flow_run = stack.api("GET", f"/flow_runs/{run_id}")
-    assert (flow_run["state_type"], flow_run["name"]) == ("COMPLETED", "sparkify-etl full")
+    named = f"sparkify-etl full {small_lake.name}"  # the partition and the lake
+    assert (flow_run["state_type"], flow_run["name"]) == ("COMPLETED", named)
     assert_tables_equal(published_tables(warehouse), star_schema(small_lake))
-    tasks = {t["name"]: t for t in task_runs(stack, run_id, expected=15)}
+    tasks = {t["name"]: t for t in task_runs(stack, run_id, expected=16)}
     for name in ("create schema", "stage events full", "stage songs", "report staging",
+                 "check rejected share",
                  "load users", "load songplays", "check songplays", "publish full"):  # fmt: skip
         assert tasks[name]["state_type"] == "COMPLETED", name
     assert {"sparkify", "full-refresh"} <= set(flow_run["tags"])  # the deployment's tags
@@ -85,6 +88,12 @@ def test_the_run_publishes_its_artifacts(stack, completed_run) -> None:
             "sparkify-staging-events", "sparkify-staging-songs"} <= keys  # fmt: skip
     progress = [a for a in artifacts if a["key"] == "sparkify-staging-events"]
     assert progress[0]["data"] == 100.0
+    (checks,) = [a for a in artifacts if a["key"] == "sparkify-quality-checks"]
+    rows = json.loads(checks["data"]) if isinstance(checks["data"], str) else checks["data"]
+    assert checks["description"] == f"Quality checks: {len(rows)} passed, 0 failed"
+    assert all(row["limit"] for row in rows)  # each check says what it allows
+    limits = {(row["table"], row["check"]): row["limit"] for row in rows}
+    assert limits[("users", "level isin")] == "one of free, paid"
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium)")
@@ -138,6 +147,23 @@ def test_a_daily_run_scheduled_in_the_past_loads_its_own_day(stack, small_lake, 
     assert query(warehouse, "select partition_label from sparkify_meta.load_history") == [
         ("2018-11-02",)
     ]
+    # the daily run shows its load's outcome and links it; the load carries the daily's tags
+    artifacts = stack.api(
+        "POST", "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run_id]}}}
+    )
+    (load,) = [a for a in artifacts if a["key"] == "sparkify-daily-load"]
+    assert load["description"] == "The load this run started: Completed"
+    children = stack.api(
+        "POST", "/flow_runs/filter",
+        {"flow_runs": {"parent_flow_run_id": {"operator": "and_", "any_": [run_id]}}},
+    )  # fmt: skip
+    (child,) = children
+    assert (
+        child["id"] in load["data"]
+        and child["name"] == f"sparkify-etl 2018-11-02 {small_lake.name}"
+    )
+    daily_tags = set(stack.api("GET", f"/flow_runs/{run_id}")["tags"])
+    assert daily_tags and daily_tags <= set(child["tags"])
 
 
 def test_a_backfill_loads_day_by_day_and_names_the_day_that_failed(stack, small_lake, tmp_path):

@@ -143,7 +143,9 @@ def test_make_trigger_prints_the_failure_reason(stack, tmp_path):
     code, lines = trigger(stack, "sparkify-etl/full-refresh", source=missing,
                           warehouse=tmp_path / "w.duckdb")  # fmt: skip
     assert code == 1
-    assert len(lines) == 2 and lines[1].startswith("sparkify-etl full: Failed: "), lines
+    assert len(lines) == 2 and lines[1].startswith("sparkify-etl full no-such-lake: Failed: "), (
+        lines
+    )
     assert str(missing) in lines[1]
 
 
@@ -294,7 +296,7 @@ def test_a_worker_without_the_checkout_clones_the_repository_and_runs(stack, sma
         code, lines = trigger(stack, "sparkify-etl/full-refresh-from-git", source=small_lake,
                               warehouse=warehouse)  # fmt: skip
         assert code == 0, [*lines, (tmp_path / "remote-worker.log").read_text()[-3000:]]
-        assert lines[1] == "sparkify-etl full: Completed"
+        assert lines[1] == f"sparkify-etl full {small_lake.name}: Completed"
     finally:
         worker.terminate()
         worker.wait(timeout=30)

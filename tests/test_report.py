@@ -173,12 +173,16 @@ def test_every_analysis_is_tested_here() -> None:
 @pytest.mark.e2e
 @pytest.mark.usefixtures("prefect_server")
 def test_the_report_flow_writes_a_self_contained_html_report(loaded, tmp_path) -> None:
-    out = Path(sparkify_report(warehouse=loaded.warehouse.path, out=str(tmp_path / "r.html")))
+    out = Path(sparkify_report(warehouse=loaded.warehouse.path, start=START, end=END,
+                               out=str(tmp_path / "r.html")))  # fmt: skip
     page = out.read_text()
     assert page.count('src="data:image/png;base64,') == 4
     assert "http" not in re.sub(r'src="data:[^"]*"', "", page)  # nothing to fetch: works offline
     for name in ANALYSES:
         assert run_analysis.fn(loaded, name, START, END).question in page
+    assert ":start_time" not in page and ":end_time" not in page  # the period, in words
+    assert f"{START:%Y-%m-%d %H:%M} to {END:%Y-%m-%d %H:%M} UTC (end excluded)" in page
+    assert re.search(r"<td>\d+\.\d\d%</td>", page)  # the matched share, as a percentage
     if CHROMIUM is None:
         pytest.skip(
             "Chromium not installed (apt-get install chromium): charts not checked in a browser"
