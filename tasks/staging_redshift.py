@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tasks.errors import EtlError, first_line
 from tasks.lake_s3 import s3_client, s3_errors
 from tasks.records import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
-from tasks.redshift import load_settings
+from tasks.redshift import load_settings, server_fields
 from tasks.redshift_copy import STAGED_TABLES, check_copy_settings, copy_statement, manifest
 from tasks.run_log import run_logger
 from tasks.run_spec import RunSpec
@@ -54,6 +54,12 @@ PART_BYTES = 128 * 1024 * 1024
 MIN_PART_BYTES = 1024 * 1024
 BATCH_ROWS = 100_000
 CODEC = "snappy"  # the codec every Parquet reader (and COPY) takes; see the README
+
+
+class CopyFailed(EtlError):
+    """Redshift refused a COPY of the staged parts (the role cannot read them, the bucket is in
+    another region, a part does not fit the table): one line, not retried; the load's
+    transaction rolls back, so nothing of the run is staged."""
 
 
 @dataclass(frozen=True)
@@ -173,7 +179,16 @@ def copy_manifests(
         clear(wh)
         for table, manifest_uri in manifests.items():
             values = {"manifest_uri": manifest_uri, "iam_role": iam_role}
-            wh.execute(copy_statement(table, values), label=f"copy {table}")
+            try:
+                wh.execute(copy_statement(table, values), label=f"copy {table}")
+            except Exception as exc:
+                if isinstance(exc, ConnectionError):  # a lost session: the task retries
+                    raise
+                fields = server_fields(exc) or {}
+                reason = fields.get("M") or first_line(exc)
+                raise CopyFailed(
+                    f"COPY into sparkify_staging.{table} from {manifest_uri} failed: {reason}"
+                ) from exc
 
 
 def staged_columns(wh: Session) -> dict[str, list[str]]:

@@ -26,13 +26,14 @@ from tasks.marts import MARTS, build_table
 from tasks.publish import publish
 from tasks.redshift import RedshiftWarehouse, WarehouseUnavailable
 from tasks.redshift_copy import STAGED_TABLES, UnsafeLiteral, copy_statement, manifest
+from tasks.retry import is_transient
 from tasks.run_spec import RunSpec
 from tasks.sample_lake import LakeSpec, generate_lake
 from tasks.schema import create_schema
 from tasks.scope import scope_changes
 from tasks.staging import StageResult, stage_events, stage_songs
-from tasks.staging_redshift import part_count, write_parts
-from tasks.warehouse import WarehouseTarget, connect, run_lock
+from tasks.staging_redshift import CopyFailed, copy_manifests, part_count, write_parts
+from tasks.warehouse import Session, WarehouseTarget, connect, run_lock
 from tests.factories import event, insert_lines, log_line, prepared_run, song, write_songs
 from tests.parquet_copy import emulated_parquet_copy, statement_body
 from tests.redshift_rig import reset_rig_warehouse, rig_env
@@ -371,3 +372,37 @@ def test_a_daily_run_upserts_the_changed_keys_through_redshift_connector(
     assert _published(rig_target) == {t: sorted(rows) for t, rows in expected.items()}
     with connect(rig_target) as wh:
         assert 0 < wh.count("sparkify_build.songplays") < len(expected["songplays"])
+
+
+class RefusingSession(Session):
+    """A session whose COPY Redshift refuses, as a cluster whose role cannot read the parts."""
+
+    def __init__(self) -> None:
+        super().__init__(conn=None, dialect="redshift")
+        self.sent: list[str] = []
+
+    def _execute(self, sql, params) -> None:
+        self.sent.append(statement_body(sql).splitlines()[0])
+        if sql.lstrip().startswith("--") and "\ncopy " in sql:
+            raise redshift_connector.ProgrammingError(
+                {
+                    "S": "ERROR",
+                    "C": "XX000",
+                    "M": "S3ServiceException:Access Denied,Status 403",
+                    "D": "error: S3ServiceException:Access Denied",
+                }
+            )
+
+
+def test_a_refused_copy_is_one_line_naming_table_and_manifest_and_rolls_back() -> None:
+    session = RefusingSession()
+    manifests = {"events_incoming": COPY_VALUES["manifest_uri"]}
+    with pytest.raises(CopyFailed) as raised:
+        copy_manifests(session, manifests, ROLE, lambda wh: wh.execute("delete from x"))
+    message = str(raised.value)
+    assert message == (
+        "COPY into sparkify_staging.events_incoming from "
+        f"{COPY_VALUES['manifest_uri']} failed: S3ServiceException:Access Denied,Status 403"
+    )
+    assert not is_transient(raised.value)
+    assert session.sent[-1] == "rollback"  # the clear is undone with it
