@@ -34,19 +34,11 @@ from tasks.redshift import load_settings, server_fields
 from tasks.redshift_copy import STAGED_TABLES, check_copy_settings, copy_statement, manifest
 from tasks.run_log import run_logger
 from tasks.run_spec import RunSpec
+from tasks.schema import DDL
 from tasks.warehouse import DuckDBSession, Session, WarehouseTarget, connect, quote_table
 
-# The staging tables the scratch warehouse needs, in dependency order.
-SCRATCH_DDL = (
-    "ddl/schema_staging",
-    "ddl/staging_events",
-    "ddl/staging_songs",
-    "ddl/quarantine",
-    "ddl/staging_events_incoming",
-    "ddl/staging_songs_incoming",
-    "ddl/quarantine_incoming",
-    "ddl/staging_incoming_files",
-)
+# The scratch warehouse needs the schemas and the staging tables: the DDL up to incoming_files.
+SCRATCH_DDL = DDL[: DDL.index("ddl/staging_incoming_files") + 1]
 # AWS ("Loading data files"): files of about equal size, 1 MB to 1 GB after compression, their
 # number a multiple of the cluster's slices, so every slice loads its share in parallel.
 # https://docs.aws.amazon.com/redshift/latest/dg/c_best-practices-use-multiple-files.html

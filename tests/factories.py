@@ -96,3 +96,20 @@ def prepared_source_run(source: str, warehouse: Path) -> RunSpec:
     run = RunSpec(lake=LakeSource(source), warehouse=WarehouseTarget(path=str(warehouse)))
     create_schema.fn(run)
     return run
+
+
+def make_dirty(lake: Path) -> None:
+    """Bad and awkward records of several classes: malformed JSON, a NUL in a rejected line, a
+    wrong type, a missing field, and text over its column's bytes in multi-byte characters (a
+    70,000-character user agent, 400 euro signs in a location, an artist of 2,000)."""
+    day = sorted((lake / "log_data").rglob("*.json"))[0]
+    lines = [
+        '{"ts": 1541105830796, "userId": "8", "page": "NextSong"',
+        '{"ts": "soon\\u0000", "userId": "8"}\u0000',
+        log_line(event(userId={"id": 8})),
+        log_line({k: v for k, v in event().items() if k != "sessionId"}),
+        log_line(event(userAgent="é" * 70_000, itemInSession=90_001)),
+        log_line(event(location="€" * 400, itemInSession=90_002)),
+    ]
+    insert_lines(day, lines)
+    write_songs(lake, [song(artist_name="€" * 2_000), song(title=None)])

@@ -35,7 +35,6 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,7 +65,7 @@ from tasks.warehouse import (
     run_lock,
 )
 from tests.conftest import UDACITY_SAMPLE
-from tests.factories import event, insert_lines, log_line, song, write_songs
+from tests.factories import make_dirty
 from tests.helpers import assert_tables_equal, published_tables, query
 from tests.reference import star_schema
 
@@ -325,23 +324,6 @@ def test_the_public_sample_loads_in_full_then_daily_as_the_reference_says(
 
 DIRTY_SPEC = LakeSpec(songs=60, events=1500, days=3, users=20, seed=11)
 DIRTY_SHARE = 0.05  # one bad song of 61 is over the default 1%
-
-
-def make_dirty(lake: Path) -> None:
-    """Bad and awkward records of several classes: malformed JSON, a NUL in a rejected line, a
-    wrong type, a missing field, and text over its column's bytes in multi-byte characters (a
-    70,000-character user agent, 400 euro signs in a location, an artist of 2,000)."""
-    day = sorted((lake / "log_data").rglob("*.json"))[0]
-    lines = [
-        '{"ts": 1541105830796, "userId": "8", "page": "NextSong"',
-        '{"ts": "soon\\u0000", "userId": "8"}\u0000',
-        log_line(event(userId={"id": 8})),
-        log_line({k: v for k, v in event().items() if k != "sessionId"}),
-        log_line(event(userAgent="é" * 70_000, itemInSession=90_001)),
-        log_line(event(location="€" * 400, itemInSession=90_002)),
-    ]
-    insert_lines(day, lines)
-    write_songs(lake, [song(artist_name="€" * 2_000), song(title=None)])
 
 
 QUARANTINE_BY_REASON = (

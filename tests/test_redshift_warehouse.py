@@ -34,7 +34,7 @@ from tasks.scope import scope_changes
 from tasks.staging import StageResult, stage_events, stage_songs
 from tasks.staging_redshift import CopyFailed, copy_manifests, part_count, write_parts
 from tasks.warehouse import Session, WarehouseTarget, connect, run_lock
-from tests.factories import event, insert_lines, log_line, prepared_run, song, write_songs
+from tests.factories import make_dirty, prepared_run
 from tests.parquet_copy import emulated_parquet_copy, statement_body
 from tests.redshift_rig import reset_rig_warehouse, rig_env
 from tests.reference import star_schema
@@ -257,23 +257,6 @@ def _staged_rows(target: WarehouseTarget) -> dict[str, list[tuple]]:
         }
 
 
-def _make_dirty(lake: Path) -> None:
-    """Bad and awkward records of several classes, into a generated lake: malformed JSON, a NUL
-    in a rejected line, a wrong type, a missing field, and text over its column's bytes in
-    multi-byte characters (a 70,000-character user agent, an artist name of 2,000 euro signs)."""
-    day = sorted((lake / "log_data").rglob("*.json"))[0]
-    lines = [
-        '{"ts": 1541105830796, "userId": "8", "page": "NextSong"',
-        '{"ts": "soon\\u0000", "userId": "8"}\u0000',
-        log_line(event(userId={"id": 8})),
-        log_line({k: v for k, v in event().items() if k != "sessionId"}),
-        log_line(event(userAgent="é" * 70_000, itemInSession=90_001)),
-        log_line(event(location="€" * 400, itemInSession=90_002)),
-    ]
-    insert_lines(day, lines)
-    write_songs(lake, [song(artist_name="€" * 2_000), song(title=None)])
-
-
 def test_redshift_stages_the_same_rows_as_duckdb_from_an_s3_lake(
     rig_target, s3_endpoint, tmp_path, monkeypatch
 ) -> None:
@@ -284,7 +267,7 @@ def test_redshift_stages_the_same_rows_as_duckdb_from_an_s3_lake(
 
     lake_dir = tmp_path / "lake"
     generate_lake(lake_dir, LakeSpec(songs=60, events=1500, days=3, users=20, seed=11))
-    _make_dirty(lake_dir)
+    make_dirty(lake_dir)
     (lake_dir / "log_data" / "2018" / "11" / "README.txt").write_text("notes")
     upload_lake(s3_endpoint, lake_dir, "rig-lake", "lake")
     s3_client(s3_endpoint).put_object(Bucket="rig-lake", Key="lake/log_data/2018/", Body=b"")
