@@ -20,6 +20,7 @@ from flows.parameters import Count, Day, Share
 from flows.sparkify_etl import sparkify_etl
 from tasks.partitions import scheduled_day
 from tasks.report import RunSummary
+from tasks.run_log import state_outcome
 from tasks.run_spec import DEFAULT_MAX_REJECTED_SHARE
 
 
@@ -90,8 +91,7 @@ def link_child_run(state: State) -> None:
     if child and flow_run.tags:
         with get_client(sync_client=True) as client:
             client.update_flow_run(child, tags=sorted(set(flow_run.tags)))
-    reason = (state.message or "").strip().splitlines()
-    outcome = state.name if state.is_completed() or not reason else f"{state.name}: {reason[0]}"
+    outcome = state_outcome(state)
     url = url_for("flow-run", obj_id=child) if child else None
     create_markdown_artifact(
         key="sparkify-daily-load",

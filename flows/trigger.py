@@ -22,6 +22,8 @@ from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
+from tasks.run_log import state_outcome
+
 POLL_SECONDS = 2.0
 
 
@@ -42,12 +44,7 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
 
 def outcome(run: FlowRun) -> str:
     """`NAME: STATE`, and the first line of the state's message unless it Completed."""
-    state = run.state
-    line = f"{run.name}: {state.name if state else 'no state'}"
-    message = (state.message or "").strip() if state else ""
-    if state and not state.is_completed() and message:
-        line += f": {message.splitlines()[0]}"
-    return line
+    return f"{run.name}: {state_outcome(run.state)}"
 
 
 def wait_final(client: SyncPrefectClient, run_id: UUID, timeout: float | None) -> FlowRun:

@@ -15,7 +15,7 @@ from prefect import task
 from tasks.retry import WAREHOUSE_TASK
 from tasks.run_spec import RunSpec
 from tasks.scope import scoped_mart
-from tasks.sql_files import render
+from tasks.sql_files import render, transpile
 from tasks.warehouse import connect, quote_table
 
 DIMENSIONS = ("users", "songs", "artists", "time")
@@ -63,10 +63,8 @@ def build_statements(table: str, dialect: str, incremental: bool) -> list[tuple[
     select = scoped_mart(table, dialect) if incremental else render(f"marts/{table}", dialect)
     if dialect == "duckdb":
         create = f"create table {build} as select * from {published} where 1 = 0"
-    elif dialect == "postgres":  # the rig: LIKE copies the byte-width CHECKs only when asked
-        create = f"create table {build} (like {published} including constraints)"
-    else:
-        create = f"create table {build} (like {published})"
+    else:  # the rig's translation keeps the byte-width checks on the copy (tasks.sql_files)
+        create = transpile(f"create table {build} (like {published})", dialect)
     return [
         (f"drop build {table}", f"drop table if exists {build}"),
         (f"create build {table}", create),

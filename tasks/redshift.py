@@ -200,16 +200,16 @@ class RedshiftSession(Session):
             fault = classify(exc)
             if fault is Fault.LOST:  # transient: the task retries on a new connection
                 raise WarehouseUnavailable(
-                    f"lost the Redshift connection: {_first_line(exc)}"
+                    f"lost the Redshift connection: {driver_message(exc)}"
                 ) from exc
             if fault is Fault.CONFLICT:  # transient: the task's transaction runs again
                 raise WarehouseConflict(
                     f"Redshift aborted the statement for a concurrent transaction: "
-                    f"{_first_line(exc)}"
+                    f"{driver_message(exc)}"
                 ) from exc
             if fault is Fault.REFUSED:  # configuration: fails at once, not retried
                 raise WarehouseError(
-                    f"Redshift at {self.where} refused user {self.user}: {_first_line(exc)}"
+                    f"Redshift at {self.where} refused user {self.user}: {driver_message(exc)}"
                 ) from exc
             raise
 
@@ -242,11 +242,6 @@ def classify(exc: BaseException) -> Fault:
     if code in _CONFLICTS or _SERIALIZABLE_VIOLATION in text or _is_1023(fields):
         return Fault.CONFLICT
     return Fault.STATEMENT
-
-
-def connection_lost(exc: BaseException) -> bool:
-    """True when the session is gone rather than the statement wrong (`classify`: LOST)."""
-    return classify(exc) is Fault.LOST
 
 
 def server_fields(exc: BaseException) -> dict[str, str] | None:
@@ -297,7 +292,7 @@ def open_redshift(target: WarehouseTarget) -> RedshiftSession:
         conn = redshift_connector.connect(**settings.connect_kwargs(), **_keepalive())
     except (redshift_connector.Error, OSError) as exc:
         # `from None`: the driver's exception stays out of the traceback and the logs
-        reason = _redacted(_first_line(exc), settings)
+        reason = _redacted(driver_message(exc), settings)
         fault = classify(exc)
         if fault is Fault.REFUSED:  # a wrong password or database: retrying cannot fix it
             raise WarehouseError(
@@ -327,7 +322,8 @@ def _redacted(text: str, settings: RedshiftWarehouse) -> str:
     return text.replace(secret, "***") if secret else text
 
 
-def _first_line(exc: BaseException) -> str:
+def driver_message(exc: BaseException) -> str:
+    """A driver error's first line: the server's message (field M) when it sent one."""
     detail = exc.args[0] if exc.args else exc
     if isinstance(detail, dict):  # the server's error fields: M is the message
         message = str(detail.get("M", ""))

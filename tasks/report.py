@@ -62,11 +62,7 @@ def format_summary(summary: RunSummary) -> str:
                 f"    skipped {result.skipped_count:,} objects that are not lake files: "
                 f"{shown}{more}"
             )
-    failed = [c for c in summary.checks if not c.passed]
-    lines += [
-        "",
-        f"quality checks: {len(summary.checks) - len(failed)} passed, {len(failed)} failed",
-    ]
+    lines += ["", check_headline(summary.checks)]
     lines += ["", "seconds per stage"]
     lines += [f"  {stage:<12} {secs:>8.2f}" for stage, secs in summary.stage_seconds.items()]
     return "\n".join(lines)

@@ -40,7 +40,13 @@ def render(name: str, dialect: str) -> str:
     """The statement `name` as `dialect` runs it (cached: files do not change during a run)."""
     path, needs_transpile = sql_path(name, dialect)
     text = path.read_text(encoding="utf-8")
-    if not needs_transpile:
+    return transpile(text, dialect) if needs_transpile else text
+
+
+def transpile(text: str, dialect: str) -> str:
+    """A statement written in Redshift's dialect, as `dialect` runs it: the translation every
+    file under sql/ gets, for the few statements the ETL builds in code."""
+    if dialect == SOURCE_DIALECT:
         return text
     tree = sqlglot.parse_one(text, read=SOURCE_DIALECT).transform(_drop_redshift_layout)
     if dialect == "duckdb":

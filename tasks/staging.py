@@ -38,7 +38,6 @@ from tasks.report_progress import StagingProgress
 from tasks.retry import WAREHOUSE_TASK
 from tasks.run_log import run_logger
 from tasks.run_spec import RunSpec
-from tasks.staging_redshift import copy_settings, load_into_redshift, scratch_warehouse
 from tasks.warehouse import DuckDBSession, Session, connect
 
 
@@ -200,6 +199,9 @@ def _stage_for_redshift(
 ) -> StageResult:
     """The same staging in a scratch DuckDB file on the worker, loaded into the cluster from
     Parquet (`tasks.staging_redshift`); the counts are the cluster's, after the load."""
+    # imported here: a DuckDB run never loads the Redshift driver or boto3 for it
+    from tasks.staging_redshift import copy_settings, load_into_redshift, scratch_warehouse
+
     settings = copy_settings(run.warehouse)  # before reading the lake: a bad block fails now
     with scratch_warehouse() as scratch:
         extra = _parse_in_duckdb(scratch, kind, lake, files, gone)

@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tasks.errors import EtlError, first_line
 from tasks.lake_s3 import s3_client, s3_errors
 from tasks.records import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
-from tasks.redshift import load_settings, server_fields
+from tasks.redshift import driver_message, load_settings
 from tasks.redshift_copy import STAGED_TABLES, check_copy_settings, copy_statement, manifest
 from tasks.run_log import run_logger
 from tasks.run_spec import RunSpec
@@ -176,8 +176,7 @@ def copy_manifests(
             except Exception as exc:
                 if isinstance(exc, ConnectionError):  # a lost session: the task retries
                     raise
-                fields = server_fields(exc) or {}
-                reason = fields.get("M") or first_line(exc)
+                reason = driver_message(exc)
                 raise CopyFailed(
                     f"COPY into sparkify_staging.{table} from {manifest_uri} failed: {reason}"
                 ) from exc

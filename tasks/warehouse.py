@@ -304,14 +304,19 @@ def _lock_lost_message(reason: str, consequence: str) -> str:
 def lock_heartbeat_seconds(environ: Mapping[str, str] = os.environ) -> float:
     """Seconds between the run lock's heartbeats: SPARKIFY_REDSHIFT_LOCK_HEARTBEAT_S, or 300
     (well under Redshift's idle-session timeouts, see MAX_LOCK_HEARTBEAT_S)."""
-    raw = environ.get(LOCK_HEARTBEAT_ENV, "").strip()
+    return _checked_heartbeat(env_seconds(LOCK_HEARTBEAT_ENV, DEFAULT_LOCK_HEARTBEAT_S, environ))
+
+
+def env_seconds(name: str, default: float, environ: Mapping[str, str] = os.environ) -> float:
+    """A number of seconds from the environment variable `name` (blank: `default`); anything
+    that is not a number is a one-line `WarehouseError` naming the variable."""
+    raw = environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_LOCK_HEARTBEAT_S
+        return default
     try:
-        seconds = float(raw)
+        return float(raw)
     except ValueError:
-        raise WarehouseError(f"{LOCK_HEARTBEAT_ENV} must be a number of seconds: {raw!r}") from None
-    return _checked_heartbeat(seconds)
+        raise WarehouseError(f"{name} must be a number of seconds: {raw!r}") from None
 
 
 def _checked_heartbeat(seconds: float) -> float:
@@ -478,15 +483,9 @@ _HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pi
 def lock_wait_seconds(environ: Mapping[str, str] = os.environ) -> float:
     """Seconds an open waits for another process's hold on a DuckDB file to end:
     SPARKIFY_DUCKDB_LOCK_WAIT_S, or 300; 0 fails at once."""
-    raw = environ.get(LOCK_WAIT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_LOCK_WAIT_S
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = math.nan
+    seconds = env_seconds(LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT_S, environ)
     if not 0 <= seconds < math.inf:  # also refuses nan
-        raise WarehouseError(f"{LOCK_WAIT_ENV} must be a number of seconds, 0 or more: {raw!r}")
+        raise WarehouseError(f"{LOCK_WAIT_ENV} must be a number of seconds, 0 or more: {seconds:g}")
     return seconds
 
 

@@ -32,7 +32,7 @@ from tasks.errors import LakeError
 from tasks.lake import LakeSource, list_log_files, open_lake
 from tasks.marts import DIMENSIONS, FACT, MARTS, build_table
 from tasks.publish import publish
-from tasks.redshift import WarehouseUnavailable, connection_lost
+from tasks.redshift import Fault, WarehouseUnavailable, classify
 from tasks.retry import is_transient
 from tasks.run_spec import RunSpec
 from tasks.sample_lake import generate_lake
@@ -328,11 +328,14 @@ def test_a_dropped_connection_is_transient_and_a_wrong_statement_is_not() -> Non
     import redshift_connector
 
     terminated = {"S": "FATAL", "C": "57P01", "M": "terminating connection due to administrator"}
-    assert connection_lost(redshift_connector.ProgrammingError(terminated))
-    assert connection_lost(redshift_connector.InterfaceError("BrokenPipe: server socket closed"))
-    assert connection_lost(BrokenPipeError(32, "Broken pipe"))
+    assert classify(redshift_connector.ProgrammingError(terminated)) is Fault.LOST
+    assert (
+        classify(redshift_connector.InterfaceError("BrokenPipe: server socket closed"))
+        is Fault.LOST
+    )
+    assert classify(BrokenPipeError(32, "Broken pipe")) is Fault.LOST
     syntax = {"S": "ERROR", "C": "42601", "M": 'syntax error at or near "selec"'}
-    assert not connection_lost(redshift_connector.ProgrammingError(syntax))
+    assert classify(redshift_connector.ProgrammingError(syntax)) is not Fault.LOST
     assert is_transient(WarehouseUnavailable("lost the Redshift connection: x"))
 
 

@@ -22,7 +22,6 @@ from tasks.redshift import (
     WarehouseConflict,
     WarehouseUnavailable,
     classify,
-    connection_lost,
 )
 from tasks.retry import is_transient
 from tasks.schema import DDL, create_schema
@@ -101,7 +100,6 @@ CLASSIFIED = [
 def test_server_errors_are_classified_by_sqlstate_not_by_class(fields, fault) -> None:
     error = driver_error(**fields)
     assert classify(error) is fault
-    assert connection_lost(error) is (fault is Fault.LOST)
 
 
 def test_the_driver_raises_a_redshift_wrong_password_as_interface_error() -> None:
