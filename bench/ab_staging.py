@@ -27,7 +27,7 @@ from tasks.sample_lake import LakeSpec, generate_lake  # noqa: E402
 STAGE = """
 import json, sys, time
 from pathlib import Path
-from tasks.staging import stage_events, stage_songs
+from tasks.stage import stage_events, stage_songs
 from tests.factories import prepared_run
 run = prepared_run(Path(sys.argv[1]), Path(sys.argv[2]))
 seconds = {}

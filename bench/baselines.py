@@ -19,9 +19,9 @@ from pathlib import Path
 
 import duckdb
 
-from tasks.marts import MARTS
-from tasks.sql_files import render
-from tasks.warehouse import _register_functions
+from tasks.common.sql_files import render
+from tasks.model.tables import MARTS
+from tasks.warehouse.duckdb import _register_functions
 
 NAIVE_EVENTS = """
 create table sparkify_staging.events_next as

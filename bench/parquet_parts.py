@@ -3,7 +3,7 @@
     .venv/bin/python bench/parquet_parts.py --events 1000000
 
 A Redshift run stages the lake on the worker exactly as a DuckDB run does, then writes each
-staged table as Snappy Parquet parts for COPY (`tasks/staging_redshift.write_parts`). This
+staged table as Snappy Parquet parts for COPY (`tasks/warehouse/redshift_stage.write_parts`). This
 stages the generated lake's log files into a DuckDB file, then writes `events_incoming` as the
 parts a 4-slice cluster would get, twice, alternating, in this process; the ratio is the best
 write over the best staging, and the sizes compare the parts with the lake's JSON.
@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tasks.records import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES  # noqa: E402
+from tasks.records.fields import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES  # noqa: E402
 from tasks.sample_lake import LakeSpec, generate_lake  # noqa: E402
-from tasks.staging import stage_events  # noqa: E402
-from tasks.staging_redshift import part_count, write_parts  # noqa: E402
-from tasks.warehouse import connect  # noqa: E402
+from tasks.stage import stage_events  # noqa: E402
+from tasks.warehouse.connect import connect  # noqa: E402
+from tasks.warehouse.redshift_stage import part_count, write_parts  # noqa: E402
 from tests.factories import prepared_run  # noqa: E402
 
 SLICES = 4

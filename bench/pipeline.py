@@ -225,7 +225,7 @@ def main() -> None:
 def _stage_songs_alone(lake: Path, warehouse: Path) -> float:
     """The songs staging task by itself: in the flow it runs beside events staging and takes
     turns with it in the warehouse, so its wall time there says little about the small files."""
-    from tasks.staging import stage_songs
+    from tasks.stage import stage_songs
     from tests.factories import prepared_run
 
     best = float("inf")

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import duckdb
 
 from tasks.sample_lake import LakeSpec, generate_lake
-from tasks.staging import stage_events
+from tasks.stage import stage_events
 from tests.factories import prepared_run
 
 

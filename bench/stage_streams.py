@@ -4,7 +4,7 @@
 
 The generated lake's log files are rewritten with their events back to back on one line (as
 Amazon Data Firehose delivers them), so no line is one JSON value and every file is cut into
-its values in Python (`tasks/json_stream.py`) before it is parsed. Both lakes are staged twice,
+its values in Python (`tasks/lake/json_stream.py`) before it is parsed. Both lakes are staged twice,
 alternating, in this process; the ratio is the stream lake's best over the line lake's best.
 """
 
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tasks.sample_lake import LakeSpec, generate_lake  # noqa: E402
-from tasks.staging import stage_events  # noqa: E402
+from tasks.stage import stage_events  # noqa: E402
 from tests.factories import prepared_run  # noqa: E402
 
 

@@ -17,10 +17,10 @@ from prefect.runtime import flow_run
 
 from flows.parameters import Count, Day, Seconds, Share
 from flows.sparkify_etl import sparkify_etl
-from tasks.errors import EtlError
-from tasks.partitions import days_between
-from tasks.retry import is_transient
-from tasks.run_spec import DEFAULT_MAX_REJECTED_SHARE
+from tasks.common.errors import EtlError
+from tasks.common.partitions import days_between
+from tasks.common.retry import is_transient
+from tasks.common.run_spec import DEFAULT_MAX_REJECTED_SHARE
 
 # Each day is one `sparkify-etl` run with its own time limit (a range has no natural bound): a
 # day still going after an hour is stuck, fails as TimedOut and is retried like other transient

@@ -18,10 +18,10 @@ from prefect.utilities.urls import url_for
 
 from flows.parameters import Count, Day, Share
 from flows.sparkify_etl import sparkify_etl
-from tasks.partitions import scheduled_day
-from tasks.report import RunSummary
-from tasks.run_log import state_outcome
-from tasks.run_spec import DEFAULT_MAX_REJECTED_SHARE
+from tasks.common.partitions import scheduled_day
+from tasks.common.run_log import state_outcome
+from tasks.common.run_spec import DEFAULT_MAX_REJECTED_SHARE
+from tasks.reporting.summary import RunSummary
 
 
 def _day_to_load(day: date | str | None, days_back: int) -> date:
@@ -86,7 +86,7 @@ def link_child_run(state: State) -> None:
     are), so the daily run says what happened without opening the child; and the child run
     tagged as this deployment's runs are, for the UI's filters. (Tagged afterwards, not with
     `prefect.tags()` around the call, which would tag every task run too: a tagged task costs
-    ~2 s of concurrency-limit lookups, see tasks/retry.py.)"""
+    ~2 s of concurrency-limit lookups, see tasks/common/retry.py.)"""
     child = state.state_details.flow_run_id
     if child and flow_run.tags:
         with get_client(sync_client=True) as client:

@@ -22,23 +22,27 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.parameters import Day, Share
-from tasks.checks import check_table, enforce
-from tasks.errors import EtlError
-from tasks.lake import LakeSource, open_lake, require_log_files
-from tasks.marts import DIMENSIONS, FACT, MARTS, build_table
-from tasks.publish import publish
-from tasks.report import (
-    RunSummary,
-    format_summary,
+from tasks.artifacts import (
     publish_check_artifact,
     publish_staging_artifacts,
     publish_summary_artifact,
 )
-from tasks.run_spec import DEFAULT_MAX_REJECTED_SHARE, RunSpec
-from tasks.schema import create_schema
+from tasks.build import build_table
+from tasks.check import check_table, enforce
+from tasks.common.errors import EtlError
+from tasks.common.run_spec import DEFAULT_MAX_REJECTED_SHARE, RunSpec
+from tasks.create_schema import create_schema
+from tasks.lake import open_lake
+from tasks.lake.files import LakeSource
+from tasks.lake.listing import require_log_files
+from tasks.model.tables import DIMENSIONS, FACT, MARTS
+from tasks.publish import publish
+from tasks.reporting.summary import RunSummary, format_summary
 from tasks.scope import scope_changes
-from tasks.staging import enforce_rejected_share, stage_events, stage_songs
-from tasks.warehouse import RunLock, WarehouseTarget, run_lock
+from tasks.stage import enforce_rejected_share, stage_events, stage_songs
+from tasks.warehouse.base import RunLock
+from tasks.warehouse.connect import run_lock
+from tasks.warehouse.target import WarehouseTarget
 
 
 def _run_name() -> str:

@@ -22,13 +22,14 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.futures import wait
 from prefect.runtime import flow_run
 
-from tasks.analysis import ANALYSES, AnalysisResult, run_analysis
-from tasks.errors import EtlError
-from tasks.lake import LakeSource
-from tasks.report_charts import markdown, period_label, render_html
-from tasks.retry import WAREHOUSE_TASK
-from tasks.run_spec import RunSpec
-from tasks.warehouse import WarehouseTarget, connect, run_lock
+from tasks.analyse import ANALYSES, AnalysisResult, run_analysis
+from tasks.common.errors import EtlError
+from tasks.common.retry import WAREHOUSE_TASK
+from tasks.common.run_spec import RunSpec
+from tasks.lake.files import LakeSource
+from tasks.reporting.html import markdown, period_label, render_html
+from tasks.warehouse.connect import connect, run_lock
+from tasks.warehouse.target import WarehouseTarget
 
 RANKINGS = ("top_songs", "top_artists", "plays_by_location", "plays_by_user_agent", "level_changes")
 

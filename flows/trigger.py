@@ -22,7 +22,7 @@ from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
-from tasks.run_log import state_outcome
+from tasks.common.run_log import state_outcome
 
 POLL_SECONDS = 2.0
 

@@ -7,18 +7,18 @@ load-history row, or (on any error) nothing does and analysts keep the previous 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from prefect import task
 
-from tasks.errors import first_line
-from tasks.marts import BUILD_SCHEMA, MARTS
-from tasks.retry import WAREHOUSE_TASK
-from tasks.run_log import run_logger
-from tasks.run_spec import RunSpec
+from tasks.common.errors import first_line
+from tasks.common.results import PublishResult, StageResult
+from tasks.common.retry import WAREHOUSE_TASK
+from tasks.common.run_log import run_logger
+from tasks.common.run_spec import RunSpec
+from tasks.model.tables import BUILD_SCHEMA, MARTS
 from tasks.scope import delete_changed
-from tasks.staging import StageResult
-from tasks.warehouse import Session, connect, quote_table
+from tasks.warehouse.base import Session, quote_table
+from tasks.warehouse.connect import connect
 
 KINDS = ("events", "songs")
 # Tables a full load rewrites whole: the marts and the published staging and quarantine.
@@ -28,13 +28,6 @@ RECLAIMED = (
     "sparkify_staging.songs",
     "sparkify_staging.quarantine",
 )
-
-
-@dataclass
-class PublishResult:
-    rows_before: dict[str, int]
-    rows_after: dict[str, int]
-    seconds: float
 
 
 @task(

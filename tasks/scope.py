@@ -19,10 +19,11 @@ import sqlglot
 from prefect import task
 from sqlglot import exp
 
-from tasks.retry import WAREHOUSE_TASK
-from tasks.run_spec import RunSpec
-from tasks.sql_files import render
-from tasks.warehouse import Session, connect, quote_table
+from tasks.common.retry import WAREHOUSE_TASK
+from tasks.common.run_spec import RunSpec
+from tasks.common.sql_files import render
+from tasks.warehouse.base import Session, quote_table
+from tasks.warehouse.connect import connect
 
 # table: (its key, the staging table that holds this run's changed keys)
 CHANGED_KEYS = {

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tasks.lake import LakeSource
-from tasks.run_spec import RunSpec
-from tasks.schema import create_schema
-from tasks.warehouse import WarehouseTarget
+from tasks.common.run_spec import RunSpec
+from tasks.create_schema import create_schema
+from tasks.lake.files import LakeSource
+from tasks.warehouse.target import WarehouseTarget
 
 _ids = itertools.count(1)
 BASE_TS = 1541106106796  # 2018-11-01 21:01:46.796 UTC

@@ -397,8 +397,9 @@ def rig_env(rig: Any, timeout: int = 20, **extra: str) -> dict[str, str]:
 
 def reset_rig_warehouse() -> Any:
     """The `redshift:env` target with every schema and table the ETL owns dropped."""
-    from tasks.marts import MARTS
-    from tasks.warehouse import WarehouseTarget, connect
+    from tasks.model.tables import MARTS
+    from tasks.warehouse.connect import connect
+    from tasks.warehouse.target import WarehouseTarget
 
     target = WarehouseTarget(engine="redshift", block="env", dialect="postgres")
     with connect(target) as wh:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from tasks.text_repair import repair_mojibake
+from tasks.records.text_repair import repair_mojibake
 
 EPOCH = datetime(1970, 1, 1)
 TEXT_FIELDS = ("artist", "song", "firstName", "lastName", "location", "userAgent")

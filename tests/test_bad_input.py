@@ -25,11 +25,13 @@ import duckdb
 import pytest
 import zstandard
 
-from tasks.marts import MARTS, build_table
-from tasks.records import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
-from tasks.run_spec import RunSpec
+from tasks.build import build_table
+from tasks.common.results import StageResult
+from tasks.common.run_spec import RunSpec
+from tasks.model.tables import MARTS
+from tasks.records.fields import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
 from tasks.sample_lake import LakeSpec, generate_lake
-from tasks.staging import StageResult, stage_events, stage_songs
+from tasks.stage import stage_events, stage_songs
 from tests.factories import (
     event,
     insert_lines,

@@ -9,12 +9,13 @@ import pandas as pd
 import pandera.errors
 import pytest
 
-from tasks.checks import check_table, column_checks, enforce, run_check
-from tasks.contracts import CONTRACTS
-from tasks.errors import QualityCheckFailed
-from tasks.marts import MARTS, build_table
-from tasks.staging import stage_events, stage_songs
-from tasks.warehouse import connect
+from tasks.build import build_table
+from tasks.check import check_table, column_checks, enforce, run_check
+from tasks.common.errors import QualityCheckFailed
+from tasks.model.contracts import CONTRACTS
+from tasks.model.tables import MARTS
+from tasks.stage import stage_events, stage_songs
+from tasks.warehouse.connect import connect
 from tests.factories import prepared_run
 
 

@@ -75,7 +75,8 @@ def test_a_full_refresh_runs_on_the_worker_and_publishes(stack, completed_run, s
                  "load users", "load songplays", "check songplays", "publish full"):  # fmt: skip
         assert tasks[name]["state_type"] == "COMPLETED", name
     assert {"sparkify", "full-refresh"} <= set(flow_run["tags"])  # the deployment's tags
-    assert tasks["stage events full"]["tags"] == []  # none: tags cost ~2 s each (tasks/retry.py)
+    # none: tags cost ~2 s each (tasks/common/retry.py)
+    assert tasks["stage events full"]["tags"] == []
 
 
 def test_the_run_publishes_its_artifacts(stack, completed_run) -> None:

@@ -26,19 +26,24 @@ import pytest
 from prefect import flow
 from prefect.settings import PREFECT_API_URL
 
-import tasks.lake_s3
+import tasks.lake.s3
 from flows.sparkify_etl import main, sparkify_etl
-from tasks.errors import LakeError
-from tasks.lake import LakeSource, list_log_files, open_lake
-from tasks.marts import DIMENSIONS, FACT, MARTS, build_table
+from tasks.build import build_table
+from tasks.common.errors import LakeError
+from tasks.common.results import StageResult
+from tasks.common.retry import is_transient
+from tasks.common.run_spec import RunSpec
+from tasks.create_schema import create_schema
+from tasks.lake import open_lake
+from tasks.lake.files import LakeSource
+from tasks.lake.listing import list_log_files
+from tasks.model.tables import DIMENSIONS, FACT, MARTS
 from tasks.publish import publish
-from tasks.redshift import Fault, WarehouseUnavailable, classify
-from tasks.retry import is_transient
-from tasks.run_spec import RunSpec
 from tasks.sample_lake import generate_lake
-from tasks.schema import create_schema
-from tasks.staging import StageResult, stage_events, stage_songs
-from tasks.warehouse import WarehouseTarget, connect, run_lock
+from tasks.stage import stage_events, stage_songs
+from tasks.warehouse.connect import connect, run_lock
+from tasks.warehouse.redshift import Fault, WarehouseUnavailable, classify
+from tasks.warehouse.target import WarehouseTarget
 from tests.conftest import SMALL_LAKE
 from tests.factories import prepared_run
 from tests.helpers import assert_tables_equal, published_tables, query
@@ -111,8 +116,8 @@ def proxy(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyS
     botocore makes 3 attempts here instead of production's 5 (same mode, same backoff with
     jitter), so that exhausting them costs about 1.5 s rather than 7.5 s.
     """
-    retries = {**tasks.lake_s3.CLIENT_CONFIG["retries"], "total_max_attempts": BOTO_ATTEMPTS}
-    monkeypatch.setitem(tasks.lake_s3.CLIENT_CONFIG, "retries", retries)
+    retries = {**tasks.lake.s3.CLIENT_CONFIG["retries"], "total_max_attempts": BOTO_ATTEMPTS}
+    monkeypatch.setitem(tasks.lake.s3.CLIENT_CONFIG, "retries", retries)
     with FaultyS3Proxy(s3_endpoint) as faulty:
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", faulty.endpoint)
         yield faulty
@@ -345,7 +350,7 @@ HOOKS = textwrap.dedent(
     """
     import json, os, signal, time
     from contextlib import contextmanager
-    import tasks.warehouse as warehouse
+    import tasks.warehouse.connect as warehouse
 
     _LOG = os.environ.get("SPARKIFY_TEST_SESSION_LOG")
     _KILL_AFTER = os.environ.get("SPARKIFY_TEST_KILL_AFTER")

@@ -15,8 +15,8 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.sparkify_etl import main, sparkify_etl
-from tasks.contracts import CONTRACTS, Songs
-from tasks.errors import LakeError, QualityCheckFailed, RejectedShareExceeded
+from tasks.common.errors import LakeError, QualityCheckFailed, RejectedShareExceeded
+from tasks.model.contracts import CONTRACTS, Songs
 from tests.factories import song, write_songs
 from tests.helpers import assert_tables_equal, published_tables, query, table_counts
 from tests.reference import star_schema

@@ -10,7 +10,7 @@ import random
 import duckdb
 import pytest
 
-from tasks.sql_files import render
+from tasks.common.sql_files import render
 
 EDGE_VALUES = [
     "0", "-0", "7", "-7", "1.0", "1.50", "1e3", "1E3", "-1e-3", "2.5E+10",

@@ -3,17 +3,17 @@ from pathlib import Path
 
 import pytest
 
-from tasks.errors import LakeError
-from tasks.lake import (
+from tasks.common.errors import LakeError
+from tasks.lake import open_lake
+from tasks.lake.listing import (
     is_lake_file,
     list_log_files,
     list_logs,
     list_songs,
     log_file_day,
-    open_lake,
-    read_batches,
     require_log_files,
 )
+from tasks.lake.reading import read_batches
 from tests.helpers import write_log
 
 
@@ -148,7 +148,7 @@ def test_files_that_cannot_be_decoded_come_back_with_their_error(tmp_path: Path)
 
 
 def test_batches_are_bounded_and_cover_every_file(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("tasks.lake.BATCH_FILES", 3)
+    monkeypatch.setattr("tasks.lake.reading.BATCH_FILES", 3)
     for day in range(1, 11):
         write_log(tmp_path, f"2018-11-{day:02d}", ["{}"])
     lake = open_lake(str(tmp_path))
@@ -171,7 +171,7 @@ def test_by_line_only_the_undecodable_line_is_an_error(tmp_path: Path) -> None:
 
 
 def test_a_large_log_file_comes_in_pieces_that_keep_line_numbers(tmp_path, monkeypatch) -> None:
-    import tasks.lake as lake_module
+    import tasks.lake.reading as lake_module
 
     monkeypatch.setattr(lake_module, "PIECE_BYTES", 64)
     lines = [f'{{"n": {i}, "pad": "{"x" * (i % 7)}"}}' for i in range(40)]
@@ -257,7 +257,7 @@ def test_a_corrupt_compressed_object_is_an_unreadable_file(tmp_path: Path) -> No
     ],
 )
 def test_a_text_is_cut_into_the_json_values_it_holds(text: str, records: list) -> None:
-    from tasks.json_stream import split_values
+    from tasks.lake.json_stream import split_values
 
     assert split_values(text) == records
     assert split_values(text, first_line=10) == [(line + 9, value) for line, value in records]

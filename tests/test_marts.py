@@ -6,9 +6,10 @@ import hashlib
 from datetime import datetime
 from pathlib import Path
 
-from tasks.marts import MARTS, build_table
+from tasks.build import build_table
+from tasks.model.tables import MARTS
 from tasks.sample_lake import _mojibake
-from tasks.staging import stage_events, stage_songs
+from tasks.stage import stage_events, stage_songs
 from tests.factories import BASE_TS, event, log_line, prepared_run, song, write_songs
 from tests.helpers import query, write_log
 

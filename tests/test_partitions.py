@@ -2,8 +2,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from tasks.errors import EtlError
-from tasks.partitions import days_between, scheduled_day
+from tasks.common.errors import EtlError
+from tasks.common.partitions import days_between, scheduled_day
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,8 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.sparkify_etl import sparkify_etl
-from tasks.errors import RejectedShareExceeded
-from tasks.records import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
+from tasks.common.errors import RejectedShareExceeded
+from tasks.records.fields import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
 from tasks.sample_lake import LakeSpec, generate_lake
 from tests.factories import event, log_line, song, write_songs
 from tests.helpers import assert_tables_equal, published_tables, query

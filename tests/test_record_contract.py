@@ -5,7 +5,7 @@ A seeded generator writes events and songs whose fields take the odd values real
 blanks, any gender, ids of any shape, impossible years and coordinates, fractions and booleans
 where integers belong). Staging quarantines what breaks the declarations in `tasks.records`;
 the tables built from what it accepts must then pass every check compiled from
-`tasks.contracts`, whatever the draw.
+`tasks.model.contracts`, whatever the draw.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks.checks import check_table
-from tasks.marts import MARTS, build_table
-from tasks.staging import stage_events, stage_songs
+from tasks.build import build_table
+from tasks.check import check_table
+from tasks.model.tables import MARTS
+from tasks.stage import stage_events, stage_songs
 from tests.factories import event, prepared_run, song
 
 ODD_TEXT = [

@@ -40,22 +40,26 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
-import tasks.warehouse
-from tasks.analysis import ANALYSES, run_analysis
-from tasks.checks import check_table
-from tasks.lake import LakeSource
-from tasks.marts import MARTS, build_table
+import tasks.warehouse.connect
+from tasks.analyse import ANALYSES, run_analysis
+from tasks.artifacts import publish_staging_artifacts
+from tasks.build import build_table
+from tasks.check import check_table
+from tasks.common.results import StageResult
+from tasks.common.run_spec import RunSpec
+from tasks.common.sql_files import SqlFileNotFound, render, sql_path, statement_names
+from tasks.create_schema import create_schema
+from tasks.lake.files import LakeSource
+from tasks.model.tables import MARTS
 from tasks.publish import publish
-from tasks.redshift import RedshiftSession
-from tasks.redshift_copy import STAGED_TABLES
-from tasks.report import publish_staging_artifacts
-from tasks.run_spec import RunSpec
-from tasks.schema import create_schema
 from tasks.scope import PLAYS_AT_CHANGED_TIMES, scope_changes
-from tasks.sql_files import SqlFileNotFound, render, sql_path, statement_names
-from tasks.staging import StageResult, _clear_incoming, _count, _loaded_files
-from tasks.staging_redshift import cluster_slices, copy_manifests, staged_columns
-from tasks.warehouse import Session, WarehouseTarget, run_lock
+from tasks.stage import _clear_incoming, _count, _loaded_files
+from tasks.warehouse.base import Session
+from tasks.warehouse.connect import run_lock
+from tasks.warehouse.redshift import RedshiftSession
+from tasks.warehouse.redshift_copy import STAGED_TABLES
+from tasks.warehouse.redshift_stage import cluster_slices, copy_manifests, staged_columns
+from tasks.warehouse.target import WarehouseTarget
 from tests.redshift_rig import reset_rig_warehouse
 from tests.test_redshift_warehouse import _built_on_rig, stage_on_rig, staging_env
 
@@ -279,7 +283,7 @@ def capturing(site: str, dialect: str) -> Iterator[CapturingSession]:
     def connect(target: WarehouseTarget, read_only: bool = False) -> Iterator[Session]:
         yield capture
 
-    real = tasks.warehouse.connect
+    real = tasks.warehouse.connect.connect
     with pytest.MonkeyPatch.context() as patch:
         for name, module in list(sys.modules.items()):
             if name.split(".")[0] in {"tasks", "flows"} and getattr(module, "connect", 0) is real:
@@ -296,10 +300,11 @@ DAY = date(2018, 11, 2)
 
 
 def _stage(capture: CapturingSession, run: RunSpec, kind: str) -> None:
-    """Staging's statements on the cluster, as `tasks.staging._stage_for_redshift` and
-    `tasks.staging_redshift.load_into_redshift` send them, without the lake and S3: the daily
-    run's staged-file versions, the cluster's columns and slices, then `copy_manifests` (the
-    clear and a COPY per staged table in one transaction), then the counts. (The order is a
+    """Staging's statements on the cluster, as `tasks.stage._stage_for_redshift` and
+    `tasks.warehouse.redshift_stage.load_into_redshift` send them, without the lake and S3:
+    the daily run's staged-file versions, the cluster's columns and slices, then
+    `copy_manifests` (the clear and a COPY per staged table in one transaction), then the
+    counts. (The order is a
     mirror of load_into_redshift's; the rig test checks it.)"""
     if run.day is not None:
         _loaded_files(run, kind)

@@ -42,28 +42,24 @@ import pytest
 import tasks.publish
 import tasks.scope
 from flows.sparkify_etl import sparkify_etl
-from tasks.checks import table_checks
-from tasks.errors import WarehouseError, first_line
-from tasks.lake import LakeSource
-from tasks.marts import MARTS, build_statements
+from tasks.build import build_statements
+from tasks.check import table_checks
+from tasks.common.errors import WarehouseError, first_line
+from tasks.common.results import StageResult
+from tasks.common.retry import is_transient
+from tasks.common.run_spec import RunSpec
+from tasks.common.sql_files import SqlFileNotFound, render, sql_path, statement_names
+from tasks.create_schema import create_schema
+from tasks.lake.files import LakeSource
+from tasks.model.tables import MARTS
 from tasks.publish import publish
-from tasks.report import RunSummary
-from tasks.retry import is_transient
-from tasks.run_spec import RunSpec
+from tasks.reporting.summary import RunSummary
 from tasks.sample_lake import LakeSpec, generate_lake
-from tasks.schema import create_schema
 from tasks.scope import scope_changes
-from tasks.sql_files import SqlFileNotFound, render, sql_path, statement_names
-from tasks.staging import StageResult
-from tasks.warehouse import (
-    LOCK_TABLE,
-    LOCK_TABLE_DDL,
-    MAX_LOCK_HEARTBEAT_S,
-    Session,
-    WarehouseTarget,
-    connect,
-    run_lock,
-)
+from tasks.warehouse.base import Session
+from tasks.warehouse.connect import connect, run_lock
+from tasks.warehouse.redshift_lock import LOCK_TABLE, LOCK_TABLE_DDL, MAX_LOCK_HEARTBEAT_S
+from tasks.warehouse.target import WarehouseTarget
 from tests.conftest import UDACITY_SAMPLE
 from tests.factories import make_dirty
 from tests.helpers import assert_tables_equal, published_tables, query

@@ -14,29 +14,28 @@ import pytest
 import redshift_connector
 from redshift_connector.core import Connection
 
-import tasks.warehouse
-from tasks.errors import WarehouseError
-from tasks.redshift import (
+import tasks.warehouse.connect
+from tasks.common.errors import WarehouseError
+from tasks.common.retry import is_transient
+from tasks.create_schema import create_schema
+from tasks.model.ddl import DDL
+from tasks.warehouse.base import RunLock, Session
+from tasks.warehouse.connect import connect, run_lock
+from tasks.warehouse.redshift import (
     Fault,
     RedshiftSession,
     WarehouseConflict,
     WarehouseUnavailable,
     classify,
 )
-from tasks.retry import is_transient
-from tasks.schema import DDL, create_schema
-from tasks.warehouse import (
+from tasks.warehouse.redshift_lock import (
     DEFAULT_LOCK_HEARTBEAT_S,
     LOCK_HEARTBEAT_ENV,
     LOCK_TABLE_DDL,
-    RunLock,
-    Session,
-    WarehouseTarget,
     _create_lock_table,
-    connect,
     lock_heartbeat_seconds,
-    run_lock,
 )
+from tasks.warehouse.target import WarehouseTarget
 from tests.redshift_rig import RigEndpoint, reset_rig_warehouse, rig_env
 
 
@@ -320,10 +319,10 @@ def _lock_holders(rig: RigEndpoint) -> list[int]:
 
 @pytest.fixture
 def session_setup(monkeypatch) -> SimpleNamespace:
-    """`.statements` run on every session `tasks.warehouse.connect` opens (the run lock's among
-    them: a hook on that session only), and `.pids` collects their backend pids."""
+    """`.statements` run on every session `tasks.warehouse.connect.connect` opens (the run
+    lock's among them: a hook on that session only), and `.pids` collects their backend pids."""
     setup = SimpleNamespace(pids=[], statements=[])
-    original = tasks.warehouse.connect
+    original = tasks.warehouse.connect.connect
 
     @contextmanager
     def connect_with_setup(target: WarehouseTarget) -> Iterator[Session]:
@@ -333,7 +332,7 @@ def session_setup(monkeypatch) -> SimpleNamespace:
             setup.pids.append(int(session.scalar("select pg_backend_pid()")))
             yield session
 
-    monkeypatch.setattr(tasks.warehouse, "connect", connect_with_setup)
+    monkeypatch.setattr(tasks.warehouse.connect, "connect", connect_with_setup)
     return setup
 
 
@@ -433,8 +432,8 @@ def test_the_lock_table_lookup_does_not_wait_for_a_held_lock(rig_target) -> None
 
 
 def test_create_schema_runs_while_another_run_holds_the_lock(rig_target) -> None:
-    from tasks.lake import LakeSource
-    from tasks.run_spec import RunSpec
+    from tasks.common.run_spec import RunSpec
+    from tasks.lake.files import LakeSource
 
     run = RunSpec(lake=LakeSource("unused"), warehouse=rig_target)
     with run_lock(rig_target) as lock:

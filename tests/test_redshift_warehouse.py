@@ -19,21 +19,25 @@ import pytest
 import redshift_connector
 import sqlglot
 
-from tasks.checks import check_table
-from tasks.errors import EtlError, LakeError, WarehouseError
-from tasks.lake import LakeSource
-from tasks.marts import MARTS, build_table
+from tasks.build import build_table
+from tasks.check import check_table
+from tasks.common.errors import EtlError, LakeError, WarehouseError
+from tasks.common.results import StageResult
+from tasks.common.retry import is_transient
+from tasks.common.run_spec import RunSpec
+from tasks.create_schema import create_schema
+from tasks.lake.files import LakeSource
+from tasks.model.tables import MARTS
 from tasks.publish import publish
-from tasks.redshift import RedshiftWarehouse, WarehouseUnavailable
-from tasks.redshift_copy import STAGED_TABLES, UnsafeLiteral, copy_statement, manifest
-from tasks.retry import is_transient
-from tasks.run_spec import RunSpec
 from tasks.sample_lake import LakeSpec, generate_lake
-from tasks.schema import create_schema
 from tasks.scope import scope_changes
-from tasks.staging import StageResult, stage_events, stage_songs
-from tasks.staging_redshift import CopyFailed, copy_manifests, part_count, write_parts
-from tasks.warehouse import Session, WarehouseTarget, connect, run_lock
+from tasks.stage import stage_events, stage_songs
+from tasks.warehouse.base import Session
+from tasks.warehouse.connect import connect, run_lock
+from tasks.warehouse.redshift import RedshiftWarehouse, WarehouseUnavailable
+from tasks.warehouse.redshift_copy import STAGED_TABLES, UnsafeLiteral, copy_statement, manifest
+from tasks.warehouse.redshift_stage import CopyFailed, copy_manifests, part_count, write_parts
+from tasks.warehouse.target import WarehouseTarget
 from tests.factories import make_dirty, prepared_run
 from tests.parquet_copy import emulated_parquet_copy, statement_body
 from tests.redshift_rig import reset_rig_warehouse, rig_env

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from flows.sparkify_report import sparkify_report
-from tasks.analysis import ANALYSES, run_analysis
-from tasks.marts import MARTS, build_table
+from tasks.analyse import ANALYSES, run_analysis
+from tasks.build import build_table
+from tasks.model.tables import MARTS
 from tasks.publish import publish
-from tasks.staging import stage_events, stage_songs
+from tasks.stage import stage_events, stage_songs
 from tests.factories import prepared_run
 from tests.reference import star_schema
 

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from prefect import flow, task
 
-from tasks.errors import LakeError, QualityCheckFailed, WarehouseError
-from tasks.lake import LakeSource
-from tasks.retry import is_transient, retry_on_transient
-from tasks.run_spec import RunSpec
-from tasks.schema import create_schema
-from tasks.warehouse import WarehouseBusy, WarehouseTarget, connect, run_lock
+from tasks.common.errors import LakeError, QualityCheckFailed, WarehouseBusy, WarehouseError
+from tasks.common.retry import is_transient, retry_on_transient
+from tasks.common.run_spec import RunSpec
+from tasks.create_schema import create_schema
+from tasks.lake.files import LakeSource
+from tasks.warehouse.connect import connect, run_lock
+from tasks.warehouse.target import WarehouseTarget
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,12 @@ from prefect_aws import AwsCredentials, S3Bucket
 from prefect_aws.client_parameters import AwsClientParameters
 
 from flows.sparkify_etl import main, sparkify_etl
-from tasks.errors import LakeError
-from tasks.lake import LakeSource, list_log_files, list_song_files, open_lake, read_batches
-from tasks.lake_s3 import LakeUnavailable, S3Lake
+from tasks.common.errors import LakeError
+from tasks.lake import open_lake
+from tasks.lake.files import LakeSource
+from tasks.lake.listing import list_log_files, list_song_files
+from tasks.lake.reading import read_batches
+from tasks.lake.s3 import LakeUnavailable, S3Lake
 from tests.helpers import assert_tables_equal, published_tables, write_log
 from tests.reference import star_schema
 from tests.s3_server import TEST_ENV, free_port, moto_server_with_auth, upload_lake
@@ -116,7 +119,7 @@ def test_an_unreachable_endpoint_is_transient_and_names_the_key(monkeypatch) -> 
     endpoint = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
     monkeypatch.setattr(
-        "tasks.lake_s3.CLIENT_CONFIG", {"retries": {"max_attempts": 1}, "connect_timeout": 1}
+        "tasks.lake.s3.CLIENT_CONFIG", {"retries": {"max_attempts": 1}, "connect_timeout": 1}
     )
     with pytest.raises(
         LakeUnavailable, match=rf"^cannot reach S3 at {endpoint} for s3://b/lake/log_data/: "

@@ -36,16 +36,17 @@ from flows.sparkify_etl import main as etl_main
 from flows.sparkify_etl import sparkify_etl
 from flows.sparkify_report import main as report_main
 from flows.sparkify_report import sparkify_report
-from tasks.errors import EtlError, WarehouseError
-from tasks.lake import LakeSource
-from tasks.marts import MARTS
+from tasks.common.errors import EtlError, WarehouseError
+from tasks.common.run_spec import RunSpec
+from tasks.create_schema import create_schema
+from tasks.lake.files import LakeSource
+from tasks.model.tables import MARTS
 from tasks.publish import publish
-from tasks.redshift import RedshiftWarehouse
-from tasks.redshift_copy import UnsafeLiteral
-from tasks.run_spec import RunSpec
-from tasks.schema import create_schema
-from tasks.staging import stage_events, stage_songs
-from tasks.warehouse import WarehouseTarget, connect
+from tasks.stage import stage_events, stage_songs
+from tasks.warehouse.connect import connect
+from tasks.warehouse.redshift import RedshiftWarehouse
+from tasks.warehouse.redshift_copy import UnsafeLiteral
+from tasks.warehouse.target import WarehouseTarget
 from tests.factories import BASE_TS, event, log_line, song, write_songs
 from tests.helpers import assert_tables_equal, published_tables, query, write_log
 from tests.prefect_stack import REPO, PrefectStack, prefect_stack

@@ -9,11 +9,8 @@ import redshift_connector
 import sqlglot
 from sqlglot import exp
 
-from tasks.checks import run_check, table_checks
-from tasks.record_sql import render_staging
-from tasks.records import FIELDS
-from tasks.schema import DDL
-from tasks.sql_files import (
+from tasks.check import run_check, table_checks
+from tasks.common.sql_files import (
     SQL_ROOT,
     _as_redshift_enforces,
     _epoch_arithmetic_to_duckdb,
@@ -21,7 +18,12 @@ from tasks.sql_files import (
     sql_path,
     statement_names,
 )
-from tasks.warehouse import LOCK_TABLE_DDL, WarehouseTarget, connect
+from tasks.model.ddl import DDL
+from tasks.records.fields import FIELDS
+from tasks.records.sql import render_staging
+from tasks.warehouse.connect import connect
+from tasks.warehouse.redshift_lock import LOCK_TABLE_DDL
+from tasks.warehouse.target import WarehouseTarget
 from tests.redshift_rig import reset_rig_warehouse, rig_env
 
 ALL_FILES = sorted(SQL_ROOT.rglob("*.sql"))

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.errors import RejectedShareExceeded
-from tasks.staging import StageResult, check_rejected_share, stage_events, stage_songs
+from tasks.common.errors import RejectedShareExceeded
+from tasks.common.results import StageResult
+from tasks.stage import check_rejected_share, stage_events, stage_songs
 from tests.factories import event, log_line, prepared_run, song, write_songs
 from tests.helpers import query, write_log
 

@@ -1,7 +1,7 @@
 import pytest
 
+from tasks.records.text_repair import repair_mojibake
 from tasks.sample_lake import _mojibake
-from tasks.text_repair import repair_mojibake
 
 
 @pytest.mark.parametrize("text", ["Café Tacuba", "Niño Soldado", "Björk", "São Paulo À Belém"])

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tasks.warehouse import WarehouseTarget, connect
+from tasks.warehouse.connect import connect
+from tasks.warehouse.target import WarehouseTarget
 
 ROUNDS = 150
 THREADS = 4

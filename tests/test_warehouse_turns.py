@@ -20,15 +20,18 @@ import pytest
 from flows.sparkify_etl import main as etl_cli
 from flows.sparkify_etl import sparkify_etl
 from flows.sparkify_report import report_period, sparkify_report
-from tasks.errors import EtlError, WarehouseBusy, WarehouseError
-from tasks.lake import LakeSource
-from tasks.marts import MARTS, build_table
+from tasks.build import build_table
+from tasks.common.errors import EtlError, WarehouseBusy, WarehouseError
+from tasks.common.retry import is_transient
+from tasks.common.run_spec import RunSpec
+from tasks.create_schema import create_schema
+from tasks.lake.files import LakeSource
+from tasks.model.tables import MARTS
 from tasks.publish import publish
-from tasks.retry import is_transient
-from tasks.run_spec import RunSpec
-from tasks.schema import create_schema
-from tasks.staging import stage_events, stage_songs
-from tasks.warehouse import LOCK_WAIT_ENV, WarehouseTarget, connect, lock_wait_seconds, run_lock
+from tasks.stage import stage_events, stage_songs
+from tasks.warehouse.connect import connect, run_lock
+from tasks.warehouse.duckdb import LOCK_WAIT_ENV, lock_wait_seconds
+from tasks.warehouse.target import WarehouseTarget
 from tests.factories import prepared_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,7 +71,8 @@ def load_in_progress(path: Path, seconds: float, publishes: str = "select 1") ->
     second (a task), then only the lock (between tasks), then `publishes` (its last task)."""
     return (
         "import time\n"
-        "from tasks.warehouse import WarehouseTarget, connect, run_lock\n"
+        "from tasks.warehouse.connect import connect, run_lock\n"
+        "from tasks.warehouse.target import WarehouseTarget\n"
         f"target = WarehouseTarget.parse({str(path)!r})\n"
         "with run_lock(target):\n"
         "    with connect(target):\n"
@@ -84,7 +88,8 @@ def report_in_progress(path: Path, seconds: float) -> str:
     """A report mid-run: the run lock shared, and the file open read-only."""
     return (
         "import time\n"
-        "from tasks.warehouse import WarehouseTarget, connect, run_lock\n"
+        "from tasks.warehouse.connect import connect, run_lock\n"
+        "from tasks.warehouse.target import WarehouseTarget\n"
         f"target = WarehouseTarget.parse({str(path)!r})\n"
         "with run_lock(target, shared=True), connect(target, read_only=True):\n"
         "    print('held', flush=True)\n"

@@ -1,0 +1,1 @@
+"""What every task shares: errors, retry policy, the run's spec and results, logging, SQL files."""

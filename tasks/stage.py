@@ -1,0 +1,308 @@
+"""Stage the lake: parse every log line and song file in the warehouse, quarantine the rest.
+
+Python only moves bytes (files read concurrently, streamed in Arrow batches); parsing, typing,
+text repair and rejection are set-based SQL under sql/staging/. Staged rows land in the
+`*_incoming` tables and stay invisible to analysts until the run publishes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.common.errors import RejectedShareExceeded
+from tasks.common.results import StageResult
+from tasks.common.retry import WAREHOUSE_TASK
+from tasks.common.run_log import run_logger
+from tasks.common.run_spec import RunSpec
+from tasks.lake import open_lake
+from tasks.lake.files import Lake, LakeFile
+from tasks.lake.json_stream import split_values
+from tasks.lake.listing import (
+    COMPRESSED_SUFFIXES,
+    Listing,
+    list_logs,
+    list_songs,
+    log_file_day,
+    require_log_files,
+)
+from tasks.lake.reading import read_batches
+from tasks.records.fields import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
+from tasks.records.sql import render_staging
+from tasks.reporting.progress import StagingProgress
+from tasks.warehouse.base import Session
+from tasks.warehouse.connect import connect
+from tasks.warehouse.duckdb import DuckDBSession
+
+SKIPPED_LISTED = 1000
+# Macros the staging SQL calls, each after those it calls.
+MACROS = (
+    "json_kind",
+    "json_text",
+    "json_doc_type",
+    "drop_nul",
+    "rtrim_blanks",
+    "field_text",
+    "field_problem",
+    "repair_text",
+)
+
+
+@task(
+    name="stage events",
+    task_run_name="stage events {run.partition_label}",
+    **WAREHOUSE_TASK,
+)
+def stage_events(run: RunSpec) -> StageResult:
+    """Stage the run's log files (one day's partition, or all of them)."""
+    lake = open_lake(run.lake)
+    listing = list_logs(lake, run.day)
+    require_log_files(lake, run.day, listing.files)
+    gone = gone_files(_loaded_files(run, "events"), listing, run.day, "events")
+    return _stage("events", run, lake, listing, listing.files, gone)
+
+
+@task(name="stage songs", task_run_name="stage songs", **WAREHOUSE_TASK)
+def stage_songs(run: RunSpec) -> StageResult:
+    """Stage every song file; a daily run reads only the new or changed ones."""
+    lake = open_lake(run.lake)
+    listing = list_songs(lake)
+    if not listing.files:
+        run_logger().warning("lake %s has no song files under song_data/", lake.uri)
+    if run.day is None:
+        return _stage("songs", run, lake, listing, listing.files)
+    loaded = _loaded_files(run, "songs")
+    changed = [f for f in listing.files if loaded.get(f.key) != f.etag]
+    run_logger().info("%d of %d song files are new or changed", len(changed), len(listing.files))
+    return _stage(
+        "songs", run, lake, listing, changed, gone_files(loaded, listing, run.day, "songs")
+    )
+
+
+def check_rejected_share(results: list[StageResult], threshold: float) -> None:
+    """Fail the run, before anything is published, if too much of the lake would be rejected."""
+    for result in results:
+        if result.rejected_share > threshold:
+            total = result.lake_accepted + result.lake_rejected
+            raise RejectedShareExceeded(
+                f"{result.rejected_share:.2%} of the lake's {result.kind} records would be "
+                f"rejected ({result.lake_rejected:,} of {total:,}; this run rejected "
+                f"{result.rejected:,}), over the {threshold:.2%} threshold; see "
+                "sparkify_staging.quarantine_incoming"
+            )
+
+
+@task(name="check rejected share", task_run_name="check rejected share", cache_policy=NO_CACHE)
+def enforce_rejected_share(results: list[StageResult], threshold: float) -> None:
+    """`check_rejected_share` as a step of its own, so a run that fails on the threshold shows
+    the red step, and its reason, in the run's graph."""
+    check_rejected_share(results, threshold)
+
+
+def _loaded_files(run: RunSpec, kind: str) -> dict[str, str]:
+    """The staged files of one kind and their versions; only a daily run needs them (a full
+    load replaces every staged file)."""
+    if run.day is None:
+        return {}
+    with connect(run.warehouse) as wh:
+        return dict(wh.rows("staging/loaded_files", {"kind": kind}))
+
+
+def gone_files(
+    loaded: dict[str, str], listing: Listing, day: date | None, kind: str
+) -> tuple[str, ...]:
+    """Staged files a daily run replaces with nothing, so it ends as a full load would: files
+    deleted from the lake, and (events) the other files of its day, as when a day is delivered
+    again under another name (`2018-11-15-events-v2.json` replacing `…-events.json`)."""
+    if day is None:
+        return ()  # a full load replaces every staged file
+    present = listing.every_key
+    read = {f.key for f in listing.files}
+    return tuple(
+        key
+        for key in loaded
+        if key not in present or (kind == "events" and key not in read and log_file_day(key) == day)
+    )
+
+
+def _stage(
+    kind: str,
+    run: RunSpec,
+    lake: Lake,
+    listing: Listing,
+    files: list[LakeFile],
+    gone: tuple[str, ...] = (),
+) -> StageResult:
+    started = time.perf_counter()
+    replace_all = run.day is None
+    if gone:
+        run_logger().info("%d staged %s files are replaced with nothing", len(gone), kind)
+    if run.warehouse.engine == "redshift":
+        result = _stage_for_redshift(kind, run, lake, files, gone)
+    else:
+        with connect(run.warehouse) as wh:
+            # One transaction per batch: DuckDB keeps a transaction's new rows in memory until
+            # it commits, so one transaction for the whole lake grows with the lake. Nothing
+            # reads the incoming tables until publish, and a retry clears them first.
+            with wh.transaction():
+                _clear_incoming(wh, kind, replace_all)
+            extra = _parse_in_duckdb(wh, kind, lake, files, gone)
+            result = _count(wh, kind, files, extra)
+    result.skipped = [f.key for f in listing.skipped[:SKIPPED_LISTED]]
+    result.skipped_count = len(listing.skipped)
+    result.seconds = round(time.perf_counter() - started, 3)
+    run_logger().info(
+        "staged %s: %d files, %d accepted, %d rejected, %d objects skipped (not lake files)",
+        kind,
+        result.files,
+        result.accepted,
+        result.rejected,
+        result.skipped_count,
+    )
+    return result
+
+
+def _stage_for_redshift(
+    kind: str, run: RunSpec, lake: Lake, files: list[LakeFile], gone: tuple[str, ...]
+) -> StageResult:
+    """The same staging in a scratch DuckDB file on the worker, loaded into the cluster from
+    Parquet (`tasks.warehouse.redshift_stage`); the counts are the cluster's, after the load."""
+    # imported here: a DuckDB run never loads the Redshift driver or boto3 for it
+    from tasks.warehouse.redshift_stage import copy_settings, load_into_redshift, scratch_warehouse
+
+    settings = copy_settings(run.warehouse)  # before reading the lake: a bad block fails now
+    with scratch_warehouse() as scratch:
+        extra = _parse_in_duckdb(scratch, kind, lake, files, gone)
+        with connect(run.warehouse) as wh:
+            clear = lambda w: _clear_incoming(w, kind, run.day is None)  # noqa: E731
+            load_into_redshift(wh, scratch, kind, run, settings, clear)
+            return _count(wh, kind, files, extra)
+
+
+def _clear_incoming(wh: Session, kind: str, replace_all: bool) -> None:
+    wh.run(f"staging/clear_{kind}_incoming")
+    wh.run("staging/clear_quarantine_incoming", {"kind": kind})
+    wh.run("staging/clear_incoming_files", {"kind": kind})
+    if replace_all:
+        wh.run("staging/incoming_files_all", {"kind": kind})
+
+
+def _parse_in_duckdb(
+    wh: DuckDBSession, kind: str, lake: Lake, files: list[LakeFile], gone: tuple[str, ...]
+) -> int:
+    """Stream the files into the embedded warehouse and parse them there, batch by batch;
+    returns how many records, beyond one each, the malformed stretches stand for."""
+    for macro in MACROS:
+        wh.run(f"staging/{macro}")
+    listing = pa.table(
+        {
+            "source_file": [f.key for f in files] + list(gone),
+            "etag": [f.etag or None for f in files] + [None] * len(gone),
+        },
+        schema=pa.schema([("source_file", pa.string()), ("etag", pa.string())]),
+    )
+    wh.register("lake_files", listing)
+    wh.run("staging/incoming_files", {"kind": kind})
+    wh.unregister("lake_files")
+    progress = StagingProgress(kind, len(files))
+    extra = 0
+    for batch in read_batches(lake, files, by_line=kind == "events"):
+        with wh.transaction():
+            extra += _stage_batch(wh, kind, batch)
+        progress.advance(_files_begun(batch))
+    return extra
+
+
+def _files_begun(batch: pa.Table) -> int:
+    """Files whose first piece (or whole text, or file-level error) is in the batch."""
+    opening = pc.and_(
+        pc.is_null(batch.column("line_number")),
+        pc.equal(pc.fill_null(batch.column("first_line"), 1), 1),
+    )
+    return pc.count_distinct(batch.filter(opening).column("source_file")).as_py()
+
+
+def _stage_batch(wh: DuckDBSession, kind: str, batch: pa.Table) -> int:
+    wh.register("lake_batch", batch)
+    wh.execute(render_staging("parsed", kind), label=f"staging/parsed ({kind})")
+    pieces = wh.rows("staging/records_to_resplit")
+    if pieces:  # only pieces with a line that is not one JSON value pay for the stream cut
+        wh.register("split_records", _split_pieces(kind, batch, set(pieces)))
+        wh.run("staging/records_resplit")
+        wh.execute(render_staging("parsed", kind, split=True), label=f"staging/split ({kind})")
+        wh.unregister("split_records")
+    wh.execute(render_staging("accepted", kind), label=f"staging/accepted ({kind})")
+    wh.run("staging/rejected", {"kind": kind})
+    ((extra,),) = wh.rows(
+        "staging/malformed_estimate", {"typical_bytes": TYPICAL_RECORD_BYTES[kind]}
+    )
+    wh.unregister("lake_batch")  # on an error the connection closes with the transaction
+    return int(extra)
+
+
+SPLIT_SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("first_line", pa.int64()),
+        ("line_number", pa.int64()),
+        ("raw_text", pa.string()),
+    ]
+)
+
+
+def _split_pieces(kind: str, batch: pa.Table, pieces: set[tuple[str, int]]) -> pa.Table:
+    """The pieces whose lines are not each one JSON value, cut as streams of JSON values. A song
+    file of one record keeps no line number (the file is the record), as when it parses whole."""
+    keys = pa.array(sorted({key for key, _ in pieces}), type=pa.string())
+    candidates = batch.filter(
+        pc.and_(pc.is_in(batch.column("source_file"), keys), pc.is_null(batch.column("read_error")))
+    )
+    columns: dict[str, list[Any]] = {name: [] for name in SPLIT_SCHEMA.names}
+    for row in candidates.select(["source_file", "first_line", "content"]).to_pylist():
+        first = row["first_line"] or 1
+        if (row["source_file"], first) not in pieces:
+            continue
+        values = split_values(row["content"] or "", first)
+        single_song = kind == "songs" and len(values) == 1
+        for line, text in values:
+            columns["source_file"].append(row["source_file"])
+            columns["first_line"].append(first)
+            columns["line_number"].append(None if single_song else line)
+            columns["raw_text"].append(text)
+    return pa.Table.from_pydict(columns, schema=SPLIT_SCHEMA)
+
+
+def _count(wh: Session, kind: str, files: list[LakeFile], extra: int = 0) -> StageResult:
+    """Counts of the run's records; `extra` is what malformed stretches stand for beyond one
+    record each, and an unreadable file counts as the records it holds, not as one."""
+    accepted = wh.count(f"sparkify_staging.{kind}_incoming")
+    reasons = wh.rows("staging/rejected_by_reason", {"kind": kind})
+    by_reason = {reason: count for reason, count in reasons}
+    unreadable = wh.rows("staging/unreadable_files", {"kind": kind})
+    sizes = {f.key: f.size for f in files}
+    extra += sum(estimated_records(kind, key, sizes.get(key, 0), r) - 1 for key, r in unreadable)
+    ((lake_accepted, lake_rejected),) = wh.rows("staging/lake_records", {"kind": kind})
+    return StageResult(
+        kind=kind,
+        files=len(files),
+        accepted=accepted,
+        rejected=sum(by_reason.values()) + extra,
+        seconds=0.0,
+        rejected_by_reason=by_reason,
+        lake_accepted=int(lake_accepted),
+        lake_rejected=int(lake_rejected) + extra,
+    )
+
+
+def estimated_records(kind: str, key: str, size: int, reason: str) -> int:
+    """How many records an unreadable file holds, from its size and a typical record's."""
+    compressed = "compressed" in reason or key.lower().endswith(COMPRESSED_SUFFIXES)
+    raw_bytes = size * (COMPRESSION_RATIO if compressed else 1)
+    return max(1, math.ceil(raw_bytes / TYPICAL_RECORD_BYTES[kind]))

@@ -1,0 +1,129 @@
+"""What every warehouse adapter provides: a session that runs named SQL files, and a run lock.
+
+Every statement the ETL sends goes through `Session.run(name)`: it picks the file for the
+engine's dialect (`tasks.common.sql_files`), binds values as parameters and logs the statement's
+name and duration, never its parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from tasks.common.errors import WarehouseError, first_line
+from tasks.common.sql_files import render
+
+log = logging.getLogger("sparkify.warehouse")
+
+
+class Session:
+    """One open connection to the warehouse."""
+
+    def __init__(self, conn: Any, dialect: str) -> None:
+        self._conn = conn
+        self.dialect = dialect
+
+    def run(self, name: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run the statement in `sql/<name>.sql` (or its engine override)."""
+        self.execute(render(name, self.dialect), params, label=name)
+
+    def execute(
+        self, sql: str, params: Mapping[str, Any] | None = None, label: str = "statement"
+    ) -> None:
+        """Run SQL the ETL built itself from a closed set of identifiers; values are bound."""
+        started = time.perf_counter()
+        self._execute(sql, params)
+        log.debug("%s ran in %.3f s", label, time.perf_counter() - started)
+
+    def rows(self, name: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Rows of the query in `sql/<name>.sql` (small results: counts, checks, summaries)."""
+        return self.query(render(name, self.dialect), params)
+
+    def columns_and_rows(
+        self, name: str, params: Mapping[str, Any] | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """A named query's column names and rows (for reports)."""
+        columns, rows = self._described(render(name, self.dialect), params)
+        return columns, [tuple(row) for row in rows]
+
+    def count(self, table: str) -> int:
+        """Rows in a table the ETL owns (`schema.table` from a closed set, quoted here)."""
+        return int(self.scalar(f"select count(*) from {quote_table(table)}"))
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Rows of a query, for counts, checks and summaries (small results only)."""
+        return [tuple(row) for row in self._fetch(sql, params)]
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        """The single value a query returns."""
+        return self.query(sql, params)[0][0]
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """All-or-nothing: commit when the block ends, roll back if it raises."""
+        self._execute("begin", None)
+        try:
+            yield self
+        except BaseException:
+            try:
+                self._execute("rollback", None)
+            except Exception as exc:  # a dropped connection: the server rolls back itself
+                log.warning("rollback failed (%s); the original error follows", first_line(exc))
+            raise
+        self._execute("commit", None)
+
+    def _execute(self, sql: str, params: Mapping[str, Any] | None) -> None:
+        raise NotImplementedError
+
+    def _fetch(self, sql: str, params: Mapping[str, Any] | None) -> list[Any]:
+        raise NotImplementedError
+
+    def _described(self, sql: str, params: Mapping[str, Any] | None) -> tuple[list[str], list]:
+        raise NotImplementedError
+
+
+def quote_table(table: str) -> str:
+    """`schema.table` or `table` with each part double-quoted, as every engine accepts."""
+    parts = table.split(".")
+    if not all(part.replace("_", "").isalnum() for part in parts):
+        raise ValueError(f"not a table name the ETL owns: {table!r}")
+    return ".".join(f'"{part}"' for part in parts)
+
+
+class RunLock:
+    """What `run_lock` yields. A run calls `check()` right before it publishes.
+
+    A DuckDB file's lock belongs to the process (fcntl) and cannot end while the process
+    lives, so this base class's check passes. Redshift's lock (`_SessionLock`) is a session's,
+    and the server can end that session under the run (an idle timeout, a restart, an
+    administrator's pg_terminate_backend); another run may then take the lock, and a publish
+    from this one would interleave with its writes.
+    """
+
+    @property
+    def lost(self) -> str | None:
+        """Why the lock is no longer held (one line), or None while it is."""
+        return None
+
+    def check(self) -> None:
+        """Raise a one-line `WarehouseError` if the run no longer holds the lock."""
+
+
+def _lock_lost_message(reason: str, consequence: str) -> str:
+    return f"the run lock's session ended ({reason}); {consequence}"
+
+
+def env_seconds(name: str, default: float, environ: Mapping[str, str] = os.environ) -> float:
+    """A number of seconds from the environment variable `name` (blank: `default`); anything
+    that is not a number is a one-line `WarehouseError` naming the variable."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise WarehouseError(f"{name} must be a number of seconds: {raw!r}") from None
