@@ -1,6 +1,9 @@
 """Find the SQL file for a statement and render it for the engine that runs it.
 
-`sql/` is written in Redshift's dialect, the production warehouse's. Other engines get each
+`sql/` is written in Redshift's dialect, the production warehouse's. Every file is a Jinja
+template first (dbt's models are too): a caller passes the variables it declares, such as
+`is_incremental` in the marts, and an undefined one is an error, never an empty string. Other
+engines then get each
 file transpiled by sqlglot; `name.<engine>.sql` beside `name.sql` overrides it where a construct
 has no faithful translation (dbt's `adapter.dispatch`, one file per difference). For
 "postgres", the test rig standing in for Redshift, tables are also made to enforce what
@@ -11,7 +14,9 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
+import jinja2
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
@@ -35,12 +40,26 @@ def sql_path(name: str, dialect: str) -> tuple[Path, bool]:
     raise SqlFileNotFound(f"no SQL file for {name!r} in {dialect} under {SQL_ROOT}")
 
 
+def render(name: str, dialect: str, **context: Any) -> str:
+    """The statement `name` as `dialect` runs it, its template filled from `context` (values
+    must be hashable: renders are cached, as files do not change during a run)."""
+    return _rendered(name, dialect, tuple(sorted(context.items())))
+
+
 @cache
-def render(name: str, dialect: str) -> str:
-    """The statement `name` as `dialect` runs it (cached: files do not change during a run)."""
+def _rendered(name: str, dialect: str, context: tuple[tuple[str, Any], ...]) -> str:
     path, needs_transpile = sql_path(name, dialect)
-    text = path.read_text(encoding="utf-8")
+    template = _TEMPLATES.get_template(path.relative_to(SQL_ROOT).as_posix())
+    text = template.render(dict(context))
     return transpile(text, dialect) if needs_transpile else text
+
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(SQL_ROOT),
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,  # SQL, not HTML; values are bound parameters, never templated in
+    keep_trailing_newline=True,
+)
 
 
 def transpile(text: str, dialect: str) -> str:

@@ -27,9 +27,10 @@ class Session:
         self._conn = conn
         self.dialect = dialect
 
-    def run(self, name: str, params: Mapping[str, Any] | None = None) -> None:
-        """Run the statement in `sql/<name>.sql` (or its engine override)."""
-        self.execute(render(name, self.dialect), params, label=name)
+    def run(self, name: str, params: Mapping[str, Any] | None = None, **context: Any) -> None:
+        """Run the statement in `sql/<name>.sql` (or its engine override), its template filled
+        from `context` (`tasks.common.sql_files.render`)."""
+        self.execute(render(name, self.dialect, **context), params, label=name)
 
     def execute(
         self, sql: str, params: Mapping[str, Any] | None = None, label: str = "statement"
@@ -39,9 +40,11 @@ class Session:
         self._execute(sql, params)
         log.debug("%s ran in %.3f s", label, time.perf_counter() - started)
 
-    def rows(self, name: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def rows(
+        self, name: str, params: Mapping[str, Any] | None = None, **context: Any
+    ) -> list[tuple[Any, ...]]:
         """Rows of the query in `sql/<name>.sql` (small results: counts, checks, summaries)."""
-        return self.query(render(name, self.dialect), params)
+        return self.query(render(name, self.dialect, **context), params)
 
     def columns_and_rows(
         self, name: str, params: Mapping[str, Any] | None = None
