@@ -21,7 +21,7 @@ import duckdb
 
 from tasks.common.sql_files import render
 from tasks.model.tables import MARTS
-from tasks.warehouse.duckdb import _register_functions
+from tasks.warehouse.duckdb.session import _register_functions
 
 NAIVE_EVENTS = """
 create table sparkify_staging.events_next as

@@ -24,7 +24,7 @@ from tasks.records.fields import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES  # noqa
 from tasks.sample_lake import LakeSpec, generate_lake  # noqa: E402
 from tasks.stage import stage_events  # noqa: E402
 from tasks.warehouse.connect import connect  # noqa: E402
-from tasks.warehouse.redshift_stage import part_count, write_parts  # noqa: E402
+from tasks.warehouse.redshift.parquet import part_count, write_parts  # noqa: E402
 from tests.factories import prepared_run  # noqa: E402
 
 SLICES = 4

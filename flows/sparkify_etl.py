@@ -41,7 +41,7 @@ from tasks.reporting.summary import RunSummary, format_summary
 from tasks.scope import scope_changes
 from tasks.stage import enforce_rejected_share, stage_events, stage_songs
 from tasks.warehouse.base import RunLock
-from tasks.warehouse.connect import run_lock
+from tasks.warehouse.connect import adapter_for, run_lock
 from tasks.warehouse.target import WarehouseTarget
 
 
@@ -116,9 +116,7 @@ def _run(run: RunSpec, summary: RunSummary, lock: RunLock) -> None:
         create_schema(run)
     with summary.timed("staging"):
         events = stage_events.submit(run)
-        if run.warehouse.engine == "redshift":
-            # Redshift locks whole tables: two COPY transactions writing the shared incoming
-            # tables would serialise anyway, and risk a serializable-isolation abort.
+        if not adapter_for(run.warehouse).stages_kinds_together:
             wait([events])
         staging = {"events": events, "songs": stage_songs.submit(run)}
         wait(list(staging.values()))

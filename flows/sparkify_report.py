@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.futures import wait
 from prefect.runtime import flow_run
 
-from tasks.analyse import ANALYSES, AnalysisResult, run_analysis
+from tasks.analyse import ANALYSES, AnalysisResult, report_period, run_analysis
 from tasks.common.errors import EtlError
-from tasks.common.retry import WAREHOUSE_TASK
-from tasks.common.run_spec import RunSpec
-from tasks.lake.files import LakeSource
 from tasks.reporting.html import markdown, period_label, render_html
-from tasks.warehouse.connect import connect, run_lock
+from tasks.warehouse.connect import run_lock
 from tasks.warehouse.target import WarehouseTarget
 
 RANKINGS = ("top_songs", "top_artists", "plays_by_location", "plays_by_user_agent", "level_changes")
@@ -57,11 +54,11 @@ def sparkify_report(
         end: The end of the period (UTC), excluded; default: just after the last play.
         out: Where to write the HTML report (a file path on the worker).
     """
-    run = RunSpec(lake=LakeSource(""), warehouse=WarehouseTarget.parse(warehouse))
-    with run_lock(run.warehouse, shared=True):  # between loads, never during one
+    target = WarehouseTarget.parse(warehouse)
+    with run_lock(target, shared=True):  # between loads, never during one
         if not (start and end):
-            start, end = report_period(run, start, end)
-        futures = [run_analysis.submit(run, name, start, end) for name in ANALYSES]
+            start, end = report_period(target, start, end)
+        futures = [run_analysis.submit(target, name, start, end) for name in ANALYSES]
         wait(futures)
         results: list[AnalysisResult] = [future.result() for future in futures]
     for result in results:
@@ -80,18 +77,6 @@ def sparkify_report(
         description=f"The HTML report, {period_label(start, end)}, on the worker's disk",
     )
     return str(path)
-
-
-@task(name="report period", **WAREHOUSE_TASK)
-def report_period(
-    run: RunSpec, start: datetime | None, end: datetime | None
-) -> tuple[datetime, datetime]:
-    """The period to report on: `start` or the first play, `end` or just after the last."""
-    with connect(run.warehouse, read_only=True) as wh:
-        first, last = wh.query("select min(start_time), max(start_time) from songplays")[0]
-    if first is None:
-        raise EtlError(f"warehouse {run.warehouse} has no songplays to report on")
-    return start or first, end or last + timedelta(milliseconds=1)
 
 
 def _plain(value: object) -> object:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from prefect import task
 
+from tasks.common.errors import EtlError
 from tasks.common.retry import WAREHOUSE_TASK
-from tasks.common.run_spec import RunSpec
 from tasks.common.sql_files import sql_path, statement_names
 from tasks.warehouse.connect import connect
+from tasks.warehouse.target import WarehouseTarget
 
 ANALYSES = tuple(name.removeprefix("analysis/") for name in statement_names("analysis/"))
 
@@ -38,10 +39,24 @@ def question(name: str, start: datetime | None = None, end: datetime | None = No
 
 
 @task(name="analyse", task_run_name="analyse {name}", **WAREHOUSE_TASK)
-def run_analysis(run: RunSpec, name: str, start: datetime, end: datetime) -> AnalysisResult:
-    """Run one analysis query over [start, end)."""
-    with connect(run.warehouse, read_only=True) as wh:
+def run_analysis(
+    warehouse: WarehouseTarget, name: str, start: datetime, end: datetime
+) -> AnalysisResult:
+    """Run one analysis query over [start, end) (it needs only the warehouse, no lake)."""
+    with connect(warehouse, read_only=True) as wh:
         columns, rows = wh.columns_and_rows(
             f"analysis/{name}", {"start_time": start, "end_time": end}
         )
     return AnalysisResult(name, question(name, start, end), columns, rows)
+
+
+@task(name="report period", **WAREHOUSE_TASK)
+def report_period(
+    warehouse: WarehouseTarget, start: datetime | None, end: datetime | None
+) -> tuple[datetime, datetime]:
+    """The period to report on: `start` or the first play, `end` or just after the last."""
+    with connect(warehouse, read_only=True) as wh:
+        first, last = wh.query("select min(start_time), max(start_time) from songplays")[0]
+    if first is None:
+        raise EtlError(f"warehouse {warehouse} has no songplays to report on")
+    return start or first, end or last + timedelta(milliseconds=1)

@@ -14,11 +14,11 @@ from prefect import task
 from tasks.common.results import BuildResult
 from tasks.common.retry import WAREHOUSE_TASK
 from tasks.common.run_spec import RunSpec
-from tasks.common.sql_files import render, transpile
+from tasks.common.sql_files import render
 from tasks.model.tables import BUILD_SCHEMA, MARTS
 from tasks.scope import scoped_mart
-from tasks.warehouse.base import quote_table
-from tasks.warehouse.connect import connect
+from tasks.warehouse.base import Adapter, quote_table
+from tasks.warehouse.connect import adapter_for, connect
 
 
 @task(
@@ -34,29 +34,20 @@ def build_table(run: RunSpec, table: str) -> BuildResult:
     started = time.perf_counter()
     with connect(run.warehouse) as wh:
         with wh.transaction():
-            for label, sql in build_statements(table, run.warehouse.dialect, run.incremental):
+            for label, sql in build_statements(table, adapter_for(run.warehouse), run.incremental):
                 wh.execute(sql, label=label)
         rows = wh.count(f"{BUILD_SCHEMA}.{table}")
     return BuildResult(table=table, rows=rows, seconds=round(time.perf_counter() - started, 3))
 
 
-def build_statements(table: str, dialect: str, incremental: bool) -> list[tuple[str, str]]:
+def build_statements(table: str, adapter: Adapter, incremental: bool) -> list[tuple[str, str]]:
     """(label, SQL) of one build, in order: the build table recreated empty with the published
-    table's shape, then filled from the mart's SELECT.
-
-    On Redshift `CREATE TABLE … (LIKE published)` keeps the distribution style, sort key and NOT
-    NULL columns (AWS, CREATE TABLE:
-    https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_TABLE_NEW.html), which a
-    `CREATE TABLE AS … WHERE 1 = 0` would lose; DuckDB has no LIKE and no layout to keep.
-    """
+    table's shape and layout (`Adapter.create_like`), then filled from the mart's SELECT."""
+    dialect = adapter.dialect
     published, build = quote_table(table), quote_table(f"{BUILD_SCHEMA}.{table}")
     select = scoped_mart(table, dialect) if incremental else render(f"marts/{table}", dialect)
-    if dialect == "duckdb":
-        create = f"create table {build} as select * from {published} where 1 = 0"
-    else:  # the rig's translation keeps the byte-width checks on the copy (tasks.common.sql_files)
-        create = transpile(f"create table {build} (like {published})", dialect)
     return [
         (f"drop build {table}", f"drop table if exists {build}"),
-        (f"create build {table}", create),
+        (f"create build {table}", adapter.create_like(build, published)),
         (f"marts/{table}", f"insert into {build}\n{select}"),
     ]

@@ -23,7 +23,7 @@ from tasks.model.contracts import CONTRACTS
 from tasks.model.tables import BUILD_SCHEMA
 from tasks.scope import next_state, replace_relations
 from tasks.warehouse.base import Session
-from tasks.warehouse.connect import connect
+from tasks.warehouse.connect import adapter_for, connect
 
 SAMPLE_ROWS = 5
 
@@ -90,7 +90,7 @@ def table_checks(table: str, dialect: str, incremental: bool = False) -> list[Ch
 def check_table(run: RunSpec, table: str) -> list[CheckResult]:
     """Run every check of one built table; failures are returned, not raised, to be reported."""
     with connect(run.warehouse) as wh:
-        checks = table_checks(table, run.warehouse.dialect, run.incremental)
+        checks = table_checks(table, adapter_for(run.warehouse).dialect, run.incremental)
         return [run_check(wh, check) for check in checks]
 
 

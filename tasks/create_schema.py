@@ -23,7 +23,7 @@ def create_schema(run: RunSpec) -> None:
         _add_missing_columns(wh)
         for name in DDL:
             wh.run(name)
-        view = plays_at_changed_times_view(run.warehouse.dialect)
+        view = plays_at_changed_times_view(wh.dialect)
         wh.execute(view, label="plays_next_at_changed_times")
 
 

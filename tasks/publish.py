@@ -10,15 +10,13 @@ import time
 
 from prefect import task
 
-from tasks.common.errors import first_line
 from tasks.common.results import PublishResult, StageResult
 from tasks.common.retry import WAREHOUSE_TASK
-from tasks.common.run_log import run_logger
 from tasks.common.run_spec import RunSpec
 from tasks.model.tables import BUILD_SCHEMA, MARTS
 from tasks.scope import delete_changed
 from tasks.warehouse.base import Session, quote_table
-from tasks.warehouse.connect import connect
+from tasks.warehouse.connect import adapter_for, connect
 
 KINDS = ("events", "songs")
 # Tables a full load rewrites whole: the marts and the published staging and quarantine.
@@ -50,8 +48,8 @@ def publish(run: RunSpec, staged: dict[str, StageResult]) -> PublishResult:
                 wh.run(f"staging/clear_{kind}_incoming")
                 wh.run("staging/clear_quarantine_incoming", {"kind": kind})
                 wh.run("staging/clear_incoming_files", {"kind": kind})
-        if run.warehouse.engine == "redshift" and not run.incremental:
-            reclaim(wh)
+        if not run.incremental:
+            adapter_for(run.warehouse).reclaim(wh, RECLAIMED)
         after = {table: wh.count(table) for table in MARTS}
     return PublishResult(before, after, round(time.perf_counter() - started, 3))
 
@@ -74,40 +72,6 @@ def _replace(wh: Session, table: str, incremental: bool) -> None:
     else:
         wh.execute(f"delete from {published}", label=f"publish {table}: delete")
     wh.execute(f"insert into {published} select * from {build}", label=f"publish {table}: insert")
-
-
-def reclaim_statements(dialect: str) -> list[tuple[str, str]]:
-    """(label, SQL) run after a full load commits. Its DELETE + INSERT of every table leaves the
-    deleted rows' blocks and an unsorted region behind (AWS, "Vacuuming tables":
-    https://docs.aws.amazon.com/redshift/latest/dg/t_Reclaiming_storage_space202.html), so
-    VACUUM FULL reclaims and re-sorts them and ANALYZE refreshes the planner's statistics.
-    VACUUM cannot run inside a transaction block (AWS, VACUUM:
-    https://docs.aws.amazon.com/redshift/latest/dg/r_VACUUM_command.html): it runs after the
-    commit, on the autocommit session.
-
-    Chosen over swapping in freshly built tables by rename: the published tables keep their
-    identity, so analysts' grants, views bound to them and their dist and sort keys survive.
-    The PostgreSQL rig runs plain VACUUM (it has no TO … PERCENT)."""
-    statements = []
-    for table in RECLAIMED:
-        name = quote_table(table)
-        vacuum = f"vacuum full {name} to 100 percent" if dialect == "redshift" else f"vacuum {name}"
-        statements += [(f"vacuum {table}", vacuum), (f"analyze {table}", f"analyze {name}")]
-    return statements
-
-
-def reclaim(wh: Session) -> None:
-    """Run the reclaim statements; a failure (another VACUUM is running: a cluster runs one at
-    a time) is logged, not raised: the run's tables are already published, and Redshift's
-    automatic vacuum delete catches up in the background."""
-    for label, sql in reclaim_statements(wh.dialect):
-        try:
-            wh.execute(sql, label=label)
-        except Exception as exc:
-            if isinstance(exc, ConnectionError):
-                raise
-            run_logger().warning("%s failed after publishing: %s", label, first_line(exc))
-            return
 
 
 def _history_row(run: RunSpec, staged: dict[str, StageResult]) -> dict[str, object]:

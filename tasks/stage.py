@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import date
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
@@ -38,8 +39,8 @@ from tasks.records.fields import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
 from tasks.records.sql import render_staging
 from tasks.reporting.progress import StagingProgress
 from tasks.warehouse.base import Session
-from tasks.warehouse.connect import connect
-from tasks.warehouse.duckdb import DuckDBSession
+from tasks.warehouse.connect import adapter_for, connect
+from tasks.warehouse.duckdb.session import DuckDBSession
 
 SKIPPED_LISTED = 1000
 # Macros the staging SQL calls, each after those it calls.
@@ -144,17 +145,13 @@ def _stage(
     replace_all = run.day is None
     if gone:
         run_logger().info("%d staged %s files are replaced with nothing", len(gone), kind)
-    if run.warehouse.engine == "redshift":
-        result = _stage_for_redshift(kind, run, lake, files, gone)
-    else:
-        with connect(run.warehouse) as wh:
-            # One transaction per batch: DuckDB keeps a transaction's new rows in memory until
-            # it commits, so one transaction for the whole lake grows with the lake. Nothing
-            # reads the incoming tables until publish, and a retry clears them first.
-            with wh.transaction():
-                _clear_incoming(wh, kind, replace_all)
-            extra = _parse_in_duckdb(wh, kind, lake, files, gone)
-            result = _count(wh, kind, files, extra)
+    clear = partial(_clear_incoming, kind=kind, replace_all=replace_all)
+    # the adapter decides where the parse lands (the warehouse itself, or a scratch file on
+    # the worker that the warehouse then loads) and loads it when the block ends
+    with adapter_for(run.warehouse).staging(run, kind, clear) as scratch:
+        extra = _parse_in_duckdb(scratch, kind, lake, files, gone)
+    with connect(run.warehouse) as wh:  # the counts are the warehouse's, after the load
+        result = _count(wh, kind, files, extra)
     result.skipped = [f.key for f in listing.skipped[:SKIPPED_LISTED]]
     result.skipped_count = len(listing.skipped)
     result.seconds = round(time.perf_counter() - started, 3)
@@ -169,24 +166,7 @@ def _stage(
     return result
 
 
-def _stage_for_redshift(
-    kind: str, run: RunSpec, lake: Lake, files: list[LakeFile], gone: tuple[str, ...]
-) -> StageResult:
-    """The same staging in a scratch DuckDB file on the worker, loaded into the cluster from
-    Parquet (`tasks.warehouse.redshift_stage`); the counts are the cluster's, after the load."""
-    # imported here: a DuckDB run never loads the Redshift driver or boto3 for it
-    from tasks.warehouse.redshift_stage import copy_settings, load_into_redshift, scratch_warehouse
-
-    settings = copy_settings(run.warehouse)  # before reading the lake: a bad block fails now
-    with scratch_warehouse() as scratch:
-        extra = _parse_in_duckdb(scratch, kind, lake, files, gone)
-        with connect(run.warehouse) as wh:
-            clear = lambda w: _clear_incoming(w, kind, run.day is None)  # noqa: E731
-            load_into_redshift(wh, scratch, kind, run, settings, clear)
-            return _count(wh, kind, files, extra)
-
-
-def _clear_incoming(wh: Session, kind: str, replace_all: bool) -> None:
+def _clear_incoming(wh: Session, *, kind: str, replace_all: bool) -> None:
     wh.run(f"staging/clear_{kind}_incoming")
     wh.run("staging/clear_quarantine_incoming", {"kind": kind})
     wh.run("staging/clear_incoming_files", {"kind": kind})

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.warehouse.redshift import RedshiftSession
+from tasks.warehouse.redshift.session import RedshiftSession
 
 COPY = re.compile(
     r"copy (?P<table>sparkify_staging\.[a-z_]+)\n"

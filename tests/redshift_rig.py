@@ -27,6 +27,21 @@ from typing import Any, Literal
 
 import pytest
 
+from tasks.warehouse.connect import register_adapter
+
+# The rig is an adapter setting, not a production field: Redshift's adapter speaking
+# PostgreSQL's dialect (the rig's server behind PgBouncer), under a name of its own.
+RIG_ADAPTER = "redshift-rig"
+
+
+def _rig_adapter() -> Any:
+    from tasks.warehouse.redshift.adapter import RedshiftAdapter
+
+    return RedshiftAdapter(dialect="postgres")
+
+
+register_adapter(RIG_ADAPTER, _rig_adapter)
+
 AuthType = Literal["scram-sha-256", "md5"]
 
 # What redshift_connector puts in its start-up packet that PostgreSQL would refuse.
@@ -401,7 +416,7 @@ def reset_rig_warehouse() -> Any:
     from tasks.warehouse.connect import connect
     from tasks.warehouse.target import WarehouseTarget
 
-    target = WarehouseTarget(engine="redshift", block="env", dialect="postgres")
+    target = WarehouseTarget(adapter=RIG_ADAPTER, block="env")
     with connect(target) as wh:
         for schema in ("sparkify_staging", "sparkify_build", "sparkify_meta"):
             wh.execute(f"drop schema if exists {schema} cascade")

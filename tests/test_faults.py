@@ -42,7 +42,7 @@ from tasks.publish import publish
 from tasks.sample_lake import generate_lake
 from tasks.stage import stage_events, stage_songs
 from tasks.warehouse.connect import connect, run_lock
-from tasks.warehouse.redshift import Fault, WarehouseUnavailable, classify
+from tasks.warehouse.redshift.session import Fault, WarehouseUnavailable, classify
 from tasks.warehouse.target import WarehouseTarget
 from tests.conftest import SMALL_LAKE
 from tests.factories import prepared_run

@@ -41,7 +41,7 @@ from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
 import tasks.warehouse.connect
-from tasks.analyse import ANALYSES, run_analysis
+from tasks.analyse import ANALYSES, report_period, run_analysis
 from tasks.artifacts import publish_staging_artifacts
 from tasks.build import build_table
 from tasks.check import check_table
@@ -55,12 +55,13 @@ from tasks.publish import publish
 from tasks.scope import PLAYS_AT_CHANGED_TIMES, scope_changes
 from tasks.stage import _clear_incoming, _count, _loaded_files
 from tasks.warehouse.base import Session
-from tasks.warehouse.connect import run_lock
-from tasks.warehouse.redshift import RedshiftSession
-from tasks.warehouse.redshift_copy import STAGED_TABLES
-from tasks.warehouse.redshift_stage import cluster_slices, copy_manifests, staged_columns
+from tasks.warehouse.connect import adapter_for, run_lock
+from tasks.warehouse.redshift.adapter import RedshiftAdapter
+from tasks.warehouse.redshift.copy_sql import STAGED_TABLES
+from tasks.warehouse.redshift.parquet import cluster_slices, copy_manifests, staged_columns
+from tasks.warehouse.redshift.session import RedshiftSession
 from tasks.warehouse.target import WarehouseTarget
-from tests.redshift_rig import reset_rig_warehouse
+from tests.redshift_rig import RIG_ADAPTER, reset_rig_warehouse
 from tests.test_redshift_warehouse import _built_on_rig, stage_on_rig, staging_env
 
 # --- What AWS documents ----------------------------------------------------------------------
@@ -267,7 +268,7 @@ def _answers(dialect: str) -> Callable[[str], Rows]:
             return named[sql]
         if sql.startswith("select count(*) from ("):  # run_check's count of a check's rows
             return [(1,)]
-        if "min(start_time), max(start_time)" in sql:  # flows.sparkify_report.report_period
+        if "min(start_time), max(start_time)" in sql:  # tasks.analyse.report_period
             return [(datetime(2018, 11, 1), datetime(2018, 11, 30))]
         return [(0,)]
 
@@ -283,11 +284,15 @@ def capturing(site: str, dialect: str) -> Iterator[CapturingSession]:
     def connect(target: WarehouseTarget, read_only: bool = False) -> Iterator[Session]:
         yield capture
 
+    def session(self: RedshiftAdapter, target: WarehouseTarget, read_only: bool = False):
+        return connect(target, read_only)
+
     real = tasks.warehouse.connect.connect
     with pytest.MonkeyPatch.context() as patch:
         for name, module in list(sys.modules.items()):
             if name.split(".")[0] in {"tasks", "flows"} and getattr(module, "connect", 0) is real:
                 patch.setattr(module, "connect", connect)
+        patch.setattr(RedshiftAdapter, "session", session)  # the run lock's own session
         yield capture
 
 
@@ -300,8 +305,8 @@ DAY = date(2018, 11, 2)
 
 
 def _stage(capture: CapturingSession, run: RunSpec, kind: str) -> None:
-    """Staging's statements on the cluster, as `tasks.stage._stage_for_redshift` and
-    `tasks.warehouse.redshift_stage.load_into_redshift` send them, without the lake and S3:
+    """Staging's statements on the cluster, as `RedshiftAdapter.staging` and
+    `tasks.warehouse.redshift.parquet.load_into_redshift` send them, without the lake and S3:
     the daily run's staged-file versions, the cluster's columns and slices, then
     `copy_manifests` (the clear and a COPY per staged table in one transaction), then the
     counts. (The order is a
@@ -315,7 +320,7 @@ def _stage(capture: CapturingSession, run: RunSpec, kind: str) -> None:
         capture,
         manifests,
         COPY_VALUES["iam_role"],
-        lambda w: _clear_incoming(w, kind, run.day is None),
+        lambda w: _clear_incoming(w, kind=kind, replace_all=run.day is None),
     )
     _count(capture, kind, [])
 
@@ -330,9 +335,9 @@ Step = Callable[[CapturingSession], object]
 def sent_statements(dialect: str) -> list[Sent]:
     """Everything the run lock, a full load, a daily run and a report send, in the flow's
     order, by running the tasks (their `.fn`, without Prefect) against captures."""
-    from flows.sparkify_report import report_period
-
-    target = WarehouseTarget(engine="redshift", block="env", dialect=dialect)
+    target = WarehouseTarget(
+        adapter=RIG_ADAPTER if dialect == "postgres" else "redshift", block="env"
+    )
     full = RunSpec(lake=LakeSource("lake"), warehouse=target)
     daily = RunSpec(lake=LakeSource("lake"), warehouse=target, day=DAY)
     sites: list[tuple[str, Step]] = [("run lock", lambda _: _locked(target))]
@@ -350,9 +355,9 @@ def sent_statements(dialect: str) -> list[Sent]:
         steps.append(("publish", lambda _, run=run: publish.fn(run, _staged())))
         sites += [(f"{site} ({run.partition_label})", step) for site, step in steps]
     start, end = datetime(2018, 11, 1), datetime(2018, 12, 1)
-    sites.append(("report", lambda _: report_period.fn(full, None, None)))
+    sites.append(("report", lambda _: report_period.fn(target, None, None)))
     for name in ANALYSES:
-        sites.append((f"analyse {name}", lambda _, n=name: run_analysis.fn(full, n, start, end)))
+        sites.append((f"analyse {name}", lambda _, n=name: run_analysis.fn(target, n, start, end)))
     statements: list[Sent] = []
     for site, step in sites:
         with capturing(site, dialect) as capture:
@@ -376,7 +381,7 @@ def _locked(target: WarehouseTarget) -> None:
 AUTOCOMMIT: tuple[tuple[str, str], ...] = (
     # warehouse._create_lock_table: before the lock's BEGIN, so a racing CREATE fails alone
     ("run lock", r"ddl/schema_meta|ddl/run_lock"),
-    # publish.reclaim: after the publish commits (VACUUM cannot run in a transaction block)
+    # RedshiftAdapter.reclaim: after the publish commits (VACUUM cannot run in a transaction block)
     (r"publish \(full\)", r"(vacuum|analyze) .+"),
 )
 # The only statements that may VACUUM: publish's reclaim, after the commit.
@@ -919,7 +924,7 @@ def test_every_statement_the_etl_sends_on_the_rig_is_in_the_enumeration(
         lock.check()
         publish.fn(daily, staged)
 
-    expected = sent_statements(rig_target.dialect)
+    expected = sent_statements(adapter_for(rig_target).dialect)
     executed = {(s.label, _without_copy_values(s.sql), s.in_transaction)
                 for s in expected if s.kind == "execute"}  # fmt: skip
     labels = {label for label, _, _ in executed}

@@ -58,7 +58,8 @@ from tasks.sample_lake import LakeSpec, generate_lake
 from tasks.scope import scope_changes
 from tasks.warehouse.base import Session
 from tasks.warehouse.connect import connect, run_lock
-from tasks.warehouse.redshift_lock import LOCK_TABLE, LOCK_TABLE_DDL, MAX_LOCK_HEARTBEAT_S
+from tasks.warehouse.redshift.adapter import RedshiftAdapter
+from tasks.warehouse.redshift.lock import LOCK_TABLE, LOCK_TABLE_DDL, MAX_LOCK_HEARTBEAT_S
 from tasks.warehouse.target import WarehouseTarget
 from tests.conftest import UDACITY_SAMPLE
 from tests.factories import make_dirty
@@ -259,7 +260,7 @@ def test_redshift_explains_every_statement_the_etl_sends(live_target) -> None:
     for incremental in (False, True):
         mode = "daily" if incremental else "full"
         for table in MARTS:
-            for label, sql in build_statements(table, "redshift", incremental):
+            for label, sql in build_statements(table, RedshiftAdapter(), incremental):
                 steps.append((f"build {table} ({mode}): {label}", sql))
     steps += sql_file_statements()
     for incremental in (False, True):

@@ -14,26 +14,26 @@ import pytest
 import redshift_connector
 from redshift_connector.core import Connection
 
-import tasks.warehouse.connect
 from tasks.common.errors import WarehouseError
 from tasks.common.retry import is_transient
 from tasks.create_schema import create_schema
 from tasks.model.ddl import DDL
 from tasks.warehouse.base import RunLock, Session
 from tasks.warehouse.connect import connect, run_lock
-from tasks.warehouse.redshift import (
-    Fault,
-    RedshiftSession,
-    WarehouseConflict,
-    WarehouseUnavailable,
-    classify,
-)
-from tasks.warehouse.redshift_lock import (
+from tasks.warehouse.redshift.adapter import RedshiftAdapter
+from tasks.warehouse.redshift.lock import (
     DEFAULT_LOCK_HEARTBEAT_S,
     LOCK_HEARTBEAT_ENV,
     LOCK_TABLE_DDL,
     _create_lock_table,
     lock_heartbeat_seconds,
+)
+from tasks.warehouse.redshift.session import (
+    Fault,
+    RedshiftSession,
+    WarehouseConflict,
+    WarehouseUnavailable,
+    classify,
 )
 from tasks.warehouse.target import WarehouseTarget
 from tests.redshift_rig import RigEndpoint, reset_rig_warehouse, rig_env
@@ -193,7 +193,7 @@ def env_target(monkeypatch) -> WarehouseTarget:
     for key, value in {"HOST": "cluster.example", "USER": "etl_user", "SSL": "false",
                        "PASSWORD": "s3cret-Passw0rd"}.items():  # fmt: skip
         monkeypatch.setenv(f"SPARKIFY_REDSHIFT_{key}", value)
-    return WarehouseTarget(engine="redshift", block="env", dialect="redshift")
+    return WarehouseTarget(adapter="redshift", block="env")
 
 
 def _connect_raising(monkeypatch, error: BaseException) -> None:
@@ -319,20 +319,22 @@ def _lock_holders(rig: RigEndpoint) -> list[int]:
 
 @pytest.fixture
 def session_setup(monkeypatch) -> SimpleNamespace:
-    """`.statements` run on every session `tasks.warehouse.connect.connect` opens (the run
+    """`.statements` run on every session `RedshiftAdapter.session` opens (the run
     lock's among them: a hook on that session only), and `.pids` collects their backend pids."""
     setup = SimpleNamespace(pids=[], statements=[])
-    original = tasks.warehouse.connect.connect
+    original = RedshiftAdapter.session
 
     @contextmanager
-    def connect_with_setup(target: WarehouseTarget) -> Iterator[Session]:
-        with original(target) as session:
+    def connect_with_setup(
+        self: RedshiftAdapter, target: WarehouseTarget, read_only: bool = False
+    ) -> Iterator[Session]:
+        with original(self, target, read_only) as session:
             for statement in setup.statements:
                 session.execute(statement)
             setup.pids.append(int(session.scalar("select pg_backend_pid()")))
             yield session
 
-    monkeypatch.setattr(tasks.warehouse.connect, "connect", connect_with_setup)
+    monkeypatch.setattr(RedshiftAdapter, "session", connect_with_setup)
     return setup
 
 

@@ -34,13 +34,14 @@ from tasks.scope import scope_changes
 from tasks.stage import stage_events, stage_songs
 from tasks.warehouse.base import Session
 from tasks.warehouse.connect import connect, run_lock
-from tasks.warehouse.redshift import RedshiftWarehouse, WarehouseUnavailable
-from tasks.warehouse.redshift_copy import STAGED_TABLES, UnsafeLiteral, copy_statement, manifest
-from tasks.warehouse.redshift_stage import CopyFailed, copy_manifests, part_count, write_parts
+from tasks.warehouse.redshift.block import RedshiftWarehouse
+from tasks.warehouse.redshift.copy_sql import STAGED_TABLES, UnsafeLiteral, copy_statement, manifest
+from tasks.warehouse.redshift.parquet import CopyFailed, copy_manifests, part_count, write_parts
+from tasks.warehouse.redshift.session import WarehouseUnavailable
 from tasks.warehouse.target import WarehouseTarget
 from tests.factories import make_dirty, prepared_run
 from tests.parquet_copy import emulated_parquet_copy, statement_body
-from tests.redshift_rig import reset_rig_warehouse, rig_env
+from tests.redshift_rig import RIG_ADAPTER, reset_rig_warehouse, rig_env
 from tests.reference import star_schema
 from tests.s3_server import free_port
 
@@ -237,7 +238,7 @@ def test_an_unreachable_warehouse_is_transient(monkeypatch) -> None:
     monkeypatch.setenv("SPARKIFY_REDSHIFT_HOST", "127.0.0.1")
     monkeypatch.setenv("SPARKIFY_REDSHIFT_PORT", str(free_port()))
     monkeypatch.setenv("SPARKIFY_REDSHIFT_SSL", "false")
-    target = WarehouseTarget(engine="redshift", block="env", dialect="postgres")
+    target = WarehouseTarget(adapter=RIG_ADAPTER, block="env")
     expected = r"^cannot reach Redshift at 127\.0\.0\.1:"
     with pytest.raises(WarehouseUnavailable, match=expected), connect(target):
         pass

@@ -45,7 +45,7 @@ def model(small_lake) -> dict:
 
 
 def answer(run, name: str) -> list[tuple]:
-    return run_analysis.fn(run, name, START, END).rows
+    return run_analysis.fn(run.warehouse, name, START, END).rows
 
 
 def test_the_window_holds_plays_and_matches(model) -> None:
@@ -180,7 +180,7 @@ def test_the_report_flow_writes_a_self_contained_html_report(loaded, tmp_path) -
     assert page.count('src="data:image/png;base64,') == 4
     assert "http" not in re.sub(r'src="data:[^"]*"', "", page)  # nothing to fetch: works offline
     for name in ANALYSES:
-        assert run_analysis.fn(loaded, name, START, END).question in page
+        assert run_analysis.fn(loaded.warehouse, name, START, END).question in page
     assert ":start_time" not in page and ":end_time" not in page  # the period, in words
     assert f"{START:%Y-%m-%d %H:%M} to {END:%Y-%m-%d %H:%M} UTC (end excluded)" in page
     assert re.search(r"<td>\d+\.\d\d%</td>", page)  # the matched share, as a percentage

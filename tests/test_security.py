@@ -44,8 +44,8 @@ from tasks.model.tables import MARTS
 from tasks.publish import publish
 from tasks.stage import stage_events, stage_songs
 from tasks.warehouse.connect import connect
-from tasks.warehouse.redshift import RedshiftWarehouse
-from tasks.warehouse.redshift_copy import UnsafeLiteral
+from tasks.warehouse.redshift.block import RedshiftWarehouse
+from tasks.warehouse.redshift.copy_sql import UnsafeLiteral
 from tasks.warehouse.target import WarehouseTarget
 from tests.factories import BASE_TS, event, log_line, song, write_songs
 from tests.helpers import assert_tables_equal, published_tables, query, write_log

@@ -22,7 +22,7 @@ from tasks.model.ddl import DDL
 from tasks.records.fields import FIELDS
 from tasks.records.sql import render_staging
 from tasks.warehouse.connect import connect
-from tasks.warehouse.redshift_lock import LOCK_TABLE_DDL
+from tasks.warehouse.redshift.lock import LOCK_TABLE_DDL
 from tasks.warehouse.target import WarehouseTarget
 from tests.redshift_rig import reset_rig_warehouse, rig_env
 

@@ -19,18 +19,18 @@ import pytest
 
 from flows.sparkify_etl import main as etl_cli
 from flows.sparkify_etl import sparkify_etl
-from flows.sparkify_report import report_period, sparkify_report
+from flows.sparkify_report import sparkify_report
+from tasks.analyse import report_period
 from tasks.build import build_table
 from tasks.common.errors import EtlError, WarehouseBusy, WarehouseError
 from tasks.common.retry import is_transient
 from tasks.common.run_spec import RunSpec
 from tasks.create_schema import create_schema
-from tasks.lake.files import LakeSource
 from tasks.model.tables import MARTS
 from tasks.publish import publish
 from tasks.stage import stage_events, stage_songs
 from tasks.warehouse.connect import connect, run_lock
-from tasks.warehouse.duckdb import LOCK_WAIT_ENV, lock_wait_seconds
+from tasks.warehouse.duckdb.session import LOCK_WAIT_ENV, lock_wait_seconds
 from tasks.warehouse.target import WarehouseTarget
 from tests.factories import prepared_run
 
@@ -184,9 +184,9 @@ def test_a_reader_takes_no_lock_on_redshift() -> None:
 
 
 def test_a_report_on_a_missing_warehouse_fails_in_one_line_and_creates_nothing(tmp_path) -> None:
-    run = RunSpec(lake=LakeSource(""), warehouse=WarehouseTarget.parse(str(tmp_path / "w.duckdb")))
+    target = WarehouseTarget.parse(str(tmp_path / "w.duckdb"))
     with pytest.raises(WarehouseError, match=r"cannot open warehouse .*does not exist") as caught:
-        report_period.fn(run, None, None)
+        report_period.fn(target, None, None)
     assert "\n" not in str(caught.value)
     assert not (tmp_path / "w.duckdb").exists()
 

@@ -8,8 +8,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 # A DuckDB file another process holds is not here: opening it waits for the holder itself
-# (tasks.warehouse.duckdb.lock_wait_seconds) and then fails `WarehouseBusy`, so a retry would only
-# multiply a bound the operator chose.
+# (tasks.warehouse.duckdb.session.lock_wait_seconds) and then fails `WarehouseBusy`, so a
+# retry would only multiply a bound the operator chose.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,

@@ -10,12 +10,18 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any
 
 from tasks.common.errors import WarehouseError, first_line
 from tasks.common.sql_files import render
+
+if TYPE_CHECKING:  # types only: the adapters import this module
+    from tasks.common.run_spec import RunSpec
+    from tasks.warehouse.duckdb.session import DuckDBSession
+    from tasks.warehouse.target import WarehouseTarget
 
 log = logging.getLogger("sparkify.warehouse")
 
@@ -130,3 +136,51 @@ def env_seconds(name: str, default: float, environ: Mapping[str, str] = os.envir
         return float(raw)
     except ValueError:
         raise WarehouseError(f"{name} must be a number of seconds: {raw!r}") from None
+
+
+class Adapter(ABC):
+    """Everything the flow and its tasks need to know about one engine.
+
+    One instance per engine, looked up for a target in one place
+    (`tasks.warehouse.connect.adapter_for`), as Dagster's `resources_by_deployment_name` or a
+    dbt profile's target: no code outside an adapter asks which engine it runs on.
+    """
+
+    #: The SQL the engine speaks, as sqlglot names it (`sql/` is written in "redshift").
+    dialect: str
+    #: Whether the events and songs staging tasks may write the warehouse at the same time.
+    stages_kinds_together: bool = True
+
+    @abstractmethod
+    def session(
+        self, target: WarehouseTarget, read_only: bool = False
+    ) -> AbstractContextManager[Session]:
+        """An open session, closed when the block ends; a one-line `WarehouseError` if it
+        cannot be opened. `read_only` asks for a reader's session where the engine has one."""
+
+    @abstractmethod
+    def run_lock(
+        self,
+        target: WarehouseTarget,
+        *,
+        shared: bool = False,
+        poll_seconds: float = 1.0,
+        heartbeat_seconds: float | None = None,
+    ) -> AbstractContextManager[RunLock]:
+        """Hold the warehouse for one run (`shared`: a reader's turn), waiting for it."""
+
+    @abstractmethod
+    def staging(
+        self, run: RunSpec, kind: str, clear: Callable[[Session], None]
+    ) -> AbstractContextManager[DuckDBSession]:
+        """The DuckDB session staging parses one kind of lake file into. `clear` empties the
+        warehouse's incoming rows of that kind; when the block ends without an error, the
+        staged rows are in the warehouse's incoming tables."""
+
+    @abstractmethod
+    def create_like(self, table: str, like: str) -> str:
+        """`CREATE TABLE table` empty, with `like`'s columns and whatever layout it keeps."""
+
+    @abstractmethod
+    def reclaim(self, wh: Session, tables: Sequence[str]) -> None:
+        """After a full load commits: give back the space its deletes left in `tables`."""

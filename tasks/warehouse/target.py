@@ -13,16 +13,16 @@ REDSHIFT_PREFIX = "redshift:"
 
 @dataclass(frozen=True)
 class WarehouseTarget:
-    """Where the star schema lives: a DuckDB file, or Redshift through a named Prefect block.
+    """Where the star schema lives: a DuckDB file (`path`), or an adapter's name (`redshift`)
+    and the Prefect block it connects with (`block`; `env` reads SPARKIFY_REDSHIFT_*).
 
-    `dialect` is the SQL the engine speaks: `duckdb`, `redshift`, or `postgres` for the
-    PostgreSQL test rig that stands in for Redshift behind the same driver.
+    What the name means (the engine, its dialect, how it stages, locks and builds) is the
+    adapter's, looked up in one place: `tasks.warehouse.connect.adapter_for`.
     """
 
     path: str = ""
-    engine: str = "duckdb"
+    adapter: str = "duckdb"
     block: str = ""
-    dialect: str = "duckdb"
 
     @classmethod
     def parse(cls, warehouse: str) -> WarehouseTarget:
@@ -30,11 +30,11 @@ class WarehouseTarget:
         DuckDB file path."""
         if warehouse.startswith(REDSHIFT_PREFIX):
             block = warehouse[len(REDSHIFT_PREFIX) :]
-            return cls(engine="redshift", block=block, dialect="redshift")
+            return cls(adapter="redshift", block=block)
         if "\\" in warehouse:
             # DuckDB reads it as a separator: the file opened and the run lock would differ
             raise WarehouseError(f"warehouse path {warehouse!r} contains a backslash")
         return cls(path=str(Path(warehouse).expanduser().resolve()))
 
     def __str__(self) -> str:
-        return self.path or f"{REDSHIFT_PREFIX}{self.block}"
+        return self.path or f"{self.adapter}:{self.block}"

@@ -64,7 +64,30 @@ class DuckDBSession(Session):
 
 
 @contextmanager
-def _file_lock(target: WarehouseTarget, poll_seconds: float, shared: bool) -> Iterator[None]:
+def open_session(target: WarehouseTarget, read_only: bool = False) -> Iterator[DuckDBSession]:
+    """A session on the target's file, closed when the block ends; a write the disk refuses is
+    a one-line `WarehouseError`.
+
+    `read_only` opens the file as a reader: many readers share the file, none can write, and
+    the file must exist. While another process holds the file, opening waits for it
+    (`_open_duckdb`).
+    """
+    session = DuckDBSession(_open_duckdb(Path(target.path), read_only), "duckdb")
+    try:
+        yield session
+    except duckdb.Error as exc:
+        if not _disk_failed(exc):
+            raise
+        raise WarehouseError(f"cannot write warehouse {target.path}: {first_line(exc)}") from exc
+    finally:
+        try:
+            session._conn.close()
+        except Exception as exc:  # a connection that already dropped must not mask the error
+            log.warning("closing the warehouse connection failed: %s", first_line(exc))
+
+
+@contextmanager
+def file_lock(target: WarehouseTarget, poll_seconds: float, shared: bool) -> Iterator[None]:
     """`flock` on `<file>.lock`, shared (readers) or exclusive (runs), waiting for it."""
     lock_path = Path(f"{target.path}.lock")
     if not lock_path.parent.is_dir():

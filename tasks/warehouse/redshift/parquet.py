@@ -34,15 +34,15 @@ from tasks.lake.s3 import s3_client, s3_errors
 from tasks.model.ddl import DDL
 from tasks.records.fields import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
 from tasks.warehouse.base import Session, quote_table
-from tasks.warehouse.connect import connect
-from tasks.warehouse.duckdb import DuckDBSession
-from tasks.warehouse.redshift import driver_message, load_settings
-from tasks.warehouse.redshift_copy import (
+from tasks.warehouse.duckdb.session import DuckDBSession, open_session
+from tasks.warehouse.redshift.block import load_settings
+from tasks.warehouse.redshift.copy_sql import (
     STAGED_TABLES,
     check_copy_settings,
     copy_statement,
     manifest,
 )
+from tasks.warehouse.redshift.session import driver_message
 from tasks.warehouse.target import WarehouseTarget
 
 # The scratch warehouse needs the schemas and the staging tables: the DDL up to incoming_files.
@@ -88,8 +88,7 @@ def scratch_warehouse() -> Iterator[DuckDBSession]:
     area for a Redshift run (bounded memory, spilling to disk), deleted when the task ends."""
     with tempfile.TemporaryDirectory(prefix="sparkify-staging-") as directory:
         target = WarehouseTarget(path=str(Path(directory) / "staging.duckdb"))
-        with connect(target) as scratch:
-            assert isinstance(scratch, DuckDBSession)
+        with open_session(target) as scratch:
             with scratch.transaction():
                 for name in SCRATCH_DDL:
                     scratch.run(name)

@@ -1,0 +1,1 @@
+"""DuckDB, the embedded warehouse: one file on the worker or laptop (`session`), and its adapter."""
