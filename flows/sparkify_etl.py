@@ -60,7 +60,7 @@ def lake_label(source: str) -> str:
 @flow(
     name="sparkify-etl",
     flow_run_name=_run_name,
-    task_runner=ThreadPoolTaskRunner(max_workers=8),
+    task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]  # Prefect's generics
     retries=0,
     timeout_seconds=6 * 60 * 60,  # a hung run fails TimedOut instead of staying Running
 )

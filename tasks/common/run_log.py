@@ -23,4 +23,5 @@ def state_outcome(state: State | None) -> str:
     if state is None:
         return "no state"
     reason = (state.message or "").strip().splitlines()
-    return state.name if state.is_completed() or not reason else f"{state.name}: {reason[0]}"
+    name = state.name or state.type.value
+    return name if state.is_completed() or not reason else f"{name}: {reason[0]}"

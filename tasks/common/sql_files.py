@@ -12,6 +12,7 @@ Redshift enforces: no primary keys, VARCHAR and CHAR widths counted in bytes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -67,12 +68,20 @@ def transpile(text: str, dialect: str) -> str:
     file under sql/ gets, for the few statements the ETL builds in code."""
     if dialect == SOURCE_DIALECT:
         return text
-    tree = sqlglot.parse_one(text, read=SOURCE_DIALECT).transform(_drop_redshift_layout)
+    tree = _transformed(sqlglot.parse_one(text, read=SOURCE_DIALECT), _drop_redshift_layout)
     if dialect == "duckdb":
-        tree = tree.transform(_epoch_arithmetic_to_duckdb).transform(_drop_primary_keys)
+        tree = _transformed(_transformed(tree, _epoch_arithmetic_to_duckdb), _drop_primary_keys)
     if dialect == "postgres":
         tree = _as_redshift_enforces(tree)
     return tree.sql(dialect=dialect, unsupported_level=ErrorLevel.IGNORE, pretty=True)
+
+
+def _transformed(tree: Any, rule: Callable[..., Any]) -> exp.Expression:
+    """`tree.transform(rule)`, typed: a rule never removes the root statement itself."""
+    result = tree.transform(rule)
+    if result is None:
+        raise ValueError(f"{rule.__name__} removed the whole statement")
+    return result
 
 
 def statement_names(prefix: str = "") -> list[str]:
@@ -114,7 +123,7 @@ def _as_redshift_enforces(tree: exp.Expression) -> exp.Expression:
     """Make the PostgreSQL rig enforce what Redshift enforces: drop the primary keys Redshift
     never enforces, count VARCHAR/CHAR widths in bytes as Redshift does, and keep those byte
     checks on `(LIKE ...)` copies. A rig kinder, or stricter, than Redshift hides bugs."""
-    tree = tree.transform(_drop_primary_keys)
+    tree = _transformed(tree, _drop_primary_keys)
     if isinstance(tree, exp.Create) and tree.kind == "TABLE":
         for column in list(tree.find_all(exp.ColumnDef)):
             _check_byte_width(column)
@@ -167,7 +176,9 @@ def _check_byte_width(column: exp.ColumnDef) -> None:
     excess trailing blanks to n bytes, PostgreSQL to n characters, then the check sees them.
     """
     kind = column.args.get("kind")
-    width = _byte_width(kind) if isinstance(kind, exp.DataType) else None
+    if not isinstance(kind, exp.DataType):
+        return
+    width = _byte_width(kind)
     if width is None:
         return
     if kind.expressions and not kind.expressions[0].this.is_int:
@@ -187,7 +198,7 @@ def _include_constraints(like: exp.LikeProperty) -> None:
         like.append("expressions", option)
 
 
-def _epoch_arithmetic_to_duckdb(node: exp.Expression) -> exp.Expression:
+def _epoch_arithmetic_to_duckdb(node: exp.Expression) -> exp.Expression | exp.Func:
     """Rewrite Redshift's `TIMESTAMP 'epoch' + n * INTERVAL 'k unit'` as DuckDB's make_timestamp.
 
     The idiom is how Redshift turns epoch numbers into timestamps, but DuckDB multiplies an

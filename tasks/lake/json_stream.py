@@ -39,7 +39,7 @@ def split_values(text: str, first_line: int = 1) -> list[tuple[int, str]]:
     pos, line, counted = 0, first_line, 0
     end = len(text)
     while True:
-        pos = _BLANK.match(text, pos).end()
+        pos = _BLANK.match(text, pos).end()  # type: ignore[union-attr]  # \s* always matches
         if pos >= end:
             return records
         line += text.count("\n", counted, pos)

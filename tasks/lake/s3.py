@@ -9,7 +9,7 @@ access is a `LakeError` (retrying cannot help); an unreachable or overloaded end
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, cast
 
 from botocore.config import Config
 from botocore.exceptions import (
@@ -59,7 +59,7 @@ class S3Lake:
     def from_source(cls, source: LakeSource) -> S3Lake:
         bucket, prefix, block = "", "", None
         if source.s3_bucket_block:
-            block = S3Bucket.load(source.s3_bucket_block)
+            block = cast(S3Bucket, S3Bucket.load(source.s3_bucket_block))  # sync in a flow
             bucket, prefix = block.bucket_name, block.bucket_folder or ""
         credentials = _credentials(source, block)
         if source.uri.startswith("s3://"):
@@ -113,7 +113,7 @@ class _S3Errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> Literal[False]:
         if exc is None:
             return False
         where = f"s3://{self.bucket}/{self.key}"
@@ -154,10 +154,10 @@ def s3_client(source: LakeSource) -> Any:
 def _credentials(source: LakeSource, bucket_block: S3Bucket | None = None) -> AwsCredentials:
     """An AwsCredentials block named outright wins over the S3Bucket block's own credentials."""
     if source.aws_credentials_block:
-        return AwsCredentials.load(source.aws_credentials_block)
+        return cast(AwsCredentials, AwsCredentials.load(source.aws_credentials_block))
     if source.s3_bucket_block:
-        block = bucket_block or S3Bucket.load(source.s3_bucket_block)
-        return block.credentials
+        block = bucket_block or cast(S3Bucket, S3Bucket.load(source.s3_bucket_block))
+        return cast(AwsCredentials, block.credentials)
     return AwsCredentials()
 
 

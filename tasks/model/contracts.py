@@ -30,7 +30,7 @@ def _text(kind: str, column: str, nullable: bool = False, unique: bool = False) 
     """A text column as its staging field declares it: its size, and non-empty if it must be."""
     declared = records.field(kind, column)
     low = 1 if declared.non_empty or declared.blank == "null" else None
-    length = {"min_value": low, "max_value": declared.max_bytes}
+    length: dict[str, Any] = {"min_value": low, "max_value": declared.max_bytes}
     return pa.Field(nullable=nullable, unique=unique, str_length=length)
 
 

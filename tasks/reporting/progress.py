@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import cast
+from uuid import UUID
+
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.context import TaskRunContext
 
@@ -26,7 +29,9 @@ class StagingProgress:
         self.done += files
         if self.artifact_id is not None:
             update_progress_artifact(
-                self.artifact_id, progress=self._percent(), description=self._description()
+                cast(UUID, self.artifact_id),
+                progress=self._percent(),
+                description=self._description(),
             )
 
     def _percent(self) -> float:

@@ -225,7 +225,8 @@ def generate_lake(out: Path, spec: LakeSpec = LakeSpec()) -> LakeStats:
 
 def _write_songs(out: Path, spec: LakeSpec, rng: random.Random) -> tuple[list[dict], int]:
     artists = [_artist(rng) for _ in range(max(1, spec.songs * 7 // 10))]
-    songs, taken = [], set()
+    songs: list[dict] = []
+    taken: set[str] = set()
     for i in range(spec.songs):
         artist = artists[i] if i < len(artists) else rng.choice(artists)
         name = artist["name"]

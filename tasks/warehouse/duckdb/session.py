@@ -130,7 +130,7 @@ def _disk_failed(exc: duckdb.Error) -> bool:
 _DISK_FAILURES = ("No space left", "File too large", "Read-only file system", "Input/output error")
 
 
-def duckdb_config() -> dict[str, str]:
+def duckdb_config() -> dict[str, str | bool | int | float | list[str]]:
     """DuckDB's buffer pool defaults to 80% of RAM; a bounded one spills to disk instead, so a
     run's memory stays flat however large the lake (SPARKIFY_DUCKDB_MEMORY_LIMIT, e.g. 4GB)."""
     return {
@@ -234,7 +234,7 @@ def _register_functions(conn: duckdb.DuckDBPyConnection) -> None:
             type="arrow",
             null_handling="special",
             side_effects=False,
-        )
+        )  # type: ignore[call-overload]  # the stubs type `type` and `null_handling` as enums
     with suppress(duckdb.CatalogException):
         conn.create_function(
             "f_truncate_utf8",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
@@ -101,4 +101,4 @@ def load_settings(target: WarehouseTarget) -> RedshiftWarehouse:
     """The block a target names (`env`: the SPARKIFY_REDSHIFT_* variables)."""
     if target.block == "env":
         return RedshiftWarehouse.from_env()
-    return RedshiftWarehouse.load(target.block)
+    return cast(RedshiftWarehouse, RedshiftWarehouse.load(target.block))  # sync in a flow

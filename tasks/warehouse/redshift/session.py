@@ -227,7 +227,7 @@ def open_redshift(target: WarehouseTarget, dialect: str = "redshift") -> Redshif
     return RedshiftSession(conn, dialect, where=where, user=user)
 
 
-def _keepalive() -> dict[str, int]:
+def _keepalive() -> dict[str, Any]:
     """KEEPALIVE, where the installed driver takes it (redshift_connector 2.1.x does not)."""
     accepted = inspect.signature(redshift_connector.connect).parameters
     return {key: value for key, value in KEEPALIVE.items() if key in accepted}
