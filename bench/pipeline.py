@@ -193,7 +193,8 @@ def main() -> None:
         say(_flow_line(f"flow, daily run ({last_day})", daily))
         full_work = sum(full["stages"].values())
         daily_work = sum(daily["stages"].values())
-        transforms = sum(full["stages"][s] for s in ("dimensions", "fact", "checks", "publish"))
+        built = ("build dimensions", "build fact", "checks", "publish")
+        transforms = sum(full["stages"][s] for s in built)
         concat_plus = floor_concat["events"] + floor_concat["songs"] + transforms
         say()
         say("ratios (same run)")

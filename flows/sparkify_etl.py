@@ -1,7 +1,7 @@
 """The Sparkify ETL flow: the lake's JSON into a checked star schema, one partition per run.
 
     create schema -> stage events | stage songs -> (daily runs: scope changes)
-      -> load users | songs | artists | time -> load songplays
+      -> build users | songs | artists | time -> build songplays
       -> check each table (in parallel) -> publish
 
 Run it from a shell:
@@ -126,11 +126,11 @@ def _run(run: RunSpec, summary: RunSummary, lock: RunLock) -> None:
     if run.incremental:
         with summary.timed("scope"):
             scope_changes(run)
-    with summary.timed("dimensions"):
+    with summary.timed("build dimensions"):
         dimensions = [build_table.submit(run, table) for table in DIMENSIONS]
         wait(dimensions)
         [future.result() for future in dimensions]
-    with summary.timed("fact"):
+    with summary.timed("build fact"):
         build_table(run, FACT)
     with summary.timed("checks"):
         checks = [check_table.submit(run, table) for table in MARTS]

@@ -22,8 +22,8 @@ from tasks.warehouse.connect import adapter_for, connect
 
 
 @task(
-    name="load table",
-    task_run_name="load {table}",
+    name="build table",
+    task_run_name="build {table}",
     **WAREHOUSE_TASK,
 )
 def build_table(run: RunSpec, table: str) -> BuildResult:

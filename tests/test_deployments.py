@@ -72,7 +72,7 @@ def test_a_full_refresh_runs_on_the_worker_and_publishes(stack, completed_run, s
     tasks = {t["name"]: t for t in task_runs(stack, run_id, expected=16)}
     for name in ("create schema", "stage events full", "stage songs", "report staging",
                  "check rejected share",
-                 "load users", "load songplays", "check songplays", "publish full"):  # fmt: skip
+                 "build users", "build songplays", "check songplays", "publish full"):  # fmt: skip
         assert tasks[name]["state_type"] == "COMPLETED", name
     assert {"sparkify", "full-refresh"} <= set(flow_run["tags"])  # the deployment's tags
     # none: tags cost ~2 s each (tasks/common/retry.py)
@@ -111,7 +111,7 @@ def test_the_ui_shows_the_run_completed_with_its_task_runs(stack, completed_run,
     subprocess.run([CHROMIUM, *flags, f"--screenshot={screenshot}", "--window-size=1400,1000", url],
                    capture_output=True, timeout=120)  # fmt: skip
     assert "Completed" in dom and "sparkify-etl full" in dom
-    for name in ("stage events full", "load users", "check songplays", "publish full"):
+    for name in ("stage events full", "build users", "check songplays", "publish full"):
         assert name in dom, name
     assert screenshot.stat().st_size > 10_000
 
