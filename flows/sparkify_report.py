@@ -22,6 +22,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.futures import wait
 from prefect.runtime import flow_run
 
+from flows.parameters import Instant, as_utc
 from tasks.analyse import ANALYSES, AnalysisResult, report_period, run_analysis
 from tasks.common.errors import EtlError
 from tasks.reporting.html import markdown, period_label, render_html
@@ -41,8 +42,8 @@ def _run_name() -> str:
 @flow(name="sparkify-report", flow_run_name=_run_name)
 def sparkify_report(
     warehouse: str = "warehouse.duckdb",
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: Instant | None = None,
+    end: Instant | None = None,
     out: str = "report.html",
 ) -> str:
     """Run every analysis over [start, end) (default: all plays) and publish the report.
@@ -50,11 +51,14 @@ def sparkify_report(
     Args:
         warehouse: A DuckDB file (`*.duckdb`, read-only: it must exist), or `redshift:BLOCK` (a
             RedshiftWarehouse block) or `redshift:env` (the SPARKIFY_REDSHIFT_* environment).
-        start: The first instant of the period (UTC); default: the first play.
-        end: The end of the period (UTC), excluded; default: just after the last play.
+        start: The first instant of the period, YYYY-MM-DD[THH:MM[:SS]] in UTC (or with an
+            offset: Z, +02:00); default: the first play.
+        end: The end of the period, excluded, in the same form; default: just after the
+            last play.
         out: Where to write the HTML report (a file path on the worker).
     """
     target = WarehouseTarget.parse(warehouse)
+    start, end = as_utc(start), as_utc(end)
     with run_lock(target, shared=True):  # between loads, never during one
         if not (start and end):
             start, end = report_period(target, start, end)

@@ -61,6 +61,8 @@ def runs_of(stack: PrefectStack, deployment: str) -> list[dict]:
         ("sparkify-etl/full-refresh", {"day": "2018-11-31"}, "day"),
         ("sparkify-etl/full-refresh", {"max_rejected_share": 2}, "max_rejected_share"),
         ("sparkify-backfill/backfill", {"start": "2018-11-01", "end": "2018-11-5"}, "end"),
+        ("sparkify-report/report", {"start": "2018-11-31"}, "start"),
+        ("sparkify-report/report", {"end": "2018-11-30T25:00"}, "end"),
     ],
 )
 @pytest.mark.e2e
