@@ -100,4 +100,4 @@ format: $(INSTALLED)
 	$(PY) -m ruff check --fix .
 
 clean:
-	rm -rf $(VENV) $(SAMPLE_LAKE) $(WAREHOUSE) $(WAREHOUSE).wal $(WAREHOUSE).lock report.html .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(SAMPLE_LAKE) $(WAREHOUSE) $(WAREHOUSE).wal $(WAREHOUSE).lock $(WAREHOUSE).lock.turn report.html .pytest_cache .ruff_cache *.egg-info

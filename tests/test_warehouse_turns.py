@@ -10,6 +10,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,7 +31,12 @@ from tasks.model.tables import MARTS
 from tasks.publish import publish
 from tasks.stage import stage_events, stage_songs
 from tasks.warehouse.connect import connect, run_lock
-from tasks.warehouse.duckdb.session import LOCK_WAIT_ENV, lock_wait_seconds
+from tasks.warehouse.duckdb.session import (
+    LOCK_WAIT_ENV,
+    RUN_LOCK_WAIT_ENV,
+    lock_wait_seconds,
+    run_lock_wait_seconds,
+)
 from tasks.warehouse.target import WarehouseTarget
 from tests.factories import prepared_run
 
@@ -266,3 +272,71 @@ def test_the_cli_gives_up_on_a_held_warehouse_in_one_line(
     assert len(errors) == 1, errors
     assert f"is held by PID {holder.pid} (" in errors[0]
     assert "gave up after waiting 1 s" in errors[0]
+
+
+# The run lock's own wait: bounded, and a waiting run is not starved by overlapping reports.
+
+
+def _hold(target: WarehouseTarget, shared: bool, release: threading.Event, got: dict) -> None:
+    """Take the run lock in a thread (flock conflicts between open files, even in one
+    process), note when it was granted, and hold it until `release` is set."""
+    with run_lock(target, poll_seconds=0.05, shared=shared):
+        got[threading.current_thread().name] = time.monotonic()
+        release.wait(30)
+
+
+def _thread(name: str, *args: object) -> threading.Thread:
+    thread = threading.Thread(target=_hold, args=args, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_waiting_load_goes_before_reports_that_arrive_after_it(tmp_path) -> None:
+    """Without the turnstile the second report would read beside the first at once, and
+    reports overlapping without a gap would keep the load waiting for ever."""
+    target = WarehouseTarget.parse(str(tmp_path / "w.duckdb"))
+    got: dict[str, float] = {}
+    first, load, second = threading.Event(), threading.Event(), threading.Event()
+    threads = [_thread("report 1", target, True, first, got)]
+    time.sleep(0.3)
+    threads.append(_thread("load", target, False, load, got))
+    time.sleep(0.3)  # the load is waiting for report 1 now
+    threads.append(_thread("report 2", target, True, second, got))
+    time.sleep(0.5)
+    assert set(got) == {"report 1"}  # report 2 queues behind the waiting load
+    first.set()
+    time.sleep(0.5)
+    assert set(got) == {"report 1", "load"}
+    load.set()
+    second.set()
+    for thread in threads:
+        thread.join(10)
+    assert got["report 1"] < got["load"] < got["report 2"]
+
+
+def test_the_run_lock_wait_gives_up_after_its_bound_in_one_line(tmp_path, monkeypatch) -> None:
+    target = WarehouseTarget.parse(str(tmp_path / "w.duckdb"))
+    monkeypatch.setenv(RUN_LOCK_WAIT_ENV, "0.5")
+    release, got = threading.Event(), {}
+    holder = _thread("load", target, False, release, got)
+    time.sleep(0.3)
+    started = time.monotonic()
+    with pytest.raises(WarehouseBusy) as caught, run_lock(target, poll_seconds=0.05, shared=True):
+        pass
+    assert 0.2 <= waited(started) < 3
+    message = str(caught.value)
+    assert "\n" not in message and RUN_LOCK_WAIT_ENV in message and "a run holds" in message
+    release.set()
+    holder.join(10)
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [("", 7200.0), ("0", 0.0), ("90", 90.0), ("-1", None), ("nan", None), ("soon", None)],
+)
+def test_the_run_lock_wait_is_seconds_from_the_environment(raw: str, seconds: float | None):
+    if seconds is None:
+        with pytest.raises(WarehouseError, match=RUN_LOCK_WAIT_ENV):
+            run_lock_wait_seconds({RUN_LOCK_WAIT_ENV: raw})
+    else:
+        assert run_lock_wait_seconds({RUN_LOCK_WAIT_ENV: raw}) == seconds

@@ -10,7 +10,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -86,39 +86,84 @@ def open_session(target: WarehouseTarget, read_only: bool = False) -> Iterator[D
             log.warning("closing the warehouse connection failed: %s", first_line(exc))
 
 
+# How long a run waits for the warehouse's run lock (another run, or reports reading), and a
+# report for a run: SPARKIFY_RUN_LOCK_WAIT_S, by default 2 hours (a run's flow times out after 6).
+RUN_LOCK_WAIT_ENV = "SPARKIFY_RUN_LOCK_WAIT_S"
+DEFAULT_RUN_LOCK_WAIT_S = 2 * 3600.0
+
+
+def run_lock_wait_seconds(environ: Mapping[str, str] = os.environ) -> float:
+    """Seconds a run (or a report) waits for the run lock: SPARKIFY_RUN_LOCK_WAIT_S, or 7200."""
+    return _wait_bound(RUN_LOCK_WAIT_ENV, DEFAULT_RUN_LOCK_WAIT_S, environ)
+
+
 @contextmanager
 def file_lock(target: WarehouseTarget, poll_seconds: float, shared: bool) -> Iterator[None]:
-    """`flock` on `<file>.lock`, shared (readers) or exclusive (runs), waiting for it."""
+    """`flock` on `<file>.lock`, shared (readers) or exclusive (runs), waiting for it up to
+    `run_lock_wait_seconds()`, then `WarehouseBusy`.
+
+    Runs go first: a run waiting for readers holds `<file>.lock.turn`, which every reader
+    passes through before taking its shared lock, so reports that arrive while a run waits
+    queue behind it (the turnstile of the readers-writers problem). Without it, reports that
+    overlap without a gap would hold the shared lock forever and the run would never start.
+    """
     lock_path = Path(f"{target.path}.lock")
     if not lock_path.parent.is_dir():
         raise WarehouseError(f"warehouse directory {lock_path.parent} does not exist")
-    try:
-        handle = lock_path.open("a")
-    except OSError as exc:  # a read-only directory or file system, or no space for the file
-        raise WarehouseError(f"cannot lock warehouse {target.path}: {exc.strerror}") from exc
-    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
-    with handle:
-        started = time.monotonic()
-        waited = False
-        while True:
-            try:
-                fcntl.flock(handle, mode | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not waited:
-                    holder = "a run" if shared else "a run or a report"
-                    run_logger().warning(
-                        "%s holds %s; waiting for it to finish", holder, target.path
-                    )
-                    waited = True
-                time.sleep(poll_seconds)
-        if waited:
-            run_logger().info("waited %.1f s for the run lock on %s", time.monotonic() - started,
-                              target.path)  # fmt: skip
+    with ExitStack() as files:
+        try:
+            handle = files.enter_context(lock_path.open("a"))
+            turn = files.enter_context(Path(f"{target.path}.lock.turn").open("a"))
+        except OSError as exc:  # a read-only directory or file system, or no space left
+            raise WarehouseError(f"cannot lock warehouse {target.path}: {exc.strerror}") from exc
+        wait = _LockWait(target.path, shared, poll_seconds)
+        wait.acquire(turn, fcntl.LOCK_EX)  # the turnstile: a waiting run holds it
+        try:
+            wait.acquire(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        finally:
+            fcntl.flock(turn, fcntl.LOCK_UN)
+        wait.done()
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class _LockWait:
+    """One wait for the run lock: logged once when it starts and once with its length, and
+    bounded by `run_lock_wait_seconds()` across both locks it takes."""
+
+    def __init__(self, path: str, shared: bool, poll_seconds: float) -> None:
+        self.path, self.shared, self.poll_seconds = path, shared, poll_seconds
+        self.bound = run_lock_wait_seconds()
+        self.started = time.monotonic()
+        self.waited = False
+
+    def acquire(self, handle: Any, mode: int) -> None:
+        while True:
+            try:
+                fcntl.flock(handle, mode | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                elapsed = time.monotonic() - self.started
+                if elapsed >= self.bound:
+                    raise WarehouseBusy(
+                        f"{self._holder()} holds warehouse {self.path}: gave up after waiting "
+                        f"{self.bound:g} s ({RUN_LOCK_WAIT_ENV})"
+                    ) from None
+                if not self.waited:
+                    run_logger().warning("%s holds %s; waiting for it to finish", self._holder(),
+                                         self.path)  # fmt: skip
+                    self.waited = True
+                time.sleep(min(self.poll_seconds, self.bound - elapsed))
+
+    def done(self) -> None:
+        if self.waited:
+            waited = time.monotonic() - self.started
+            run_logger().info("waited %.1f s for the run lock on %s", waited, self.path)
+
+    def _holder(self) -> str:
+        return "a run" if self.shared else "a run or a report"
 
 
 def _disk_failed(exc: duckdb.Error) -> bool:
@@ -153,9 +198,13 @@ _HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pi
 def lock_wait_seconds(environ: Mapping[str, str] = os.environ) -> float:
     """Seconds an open waits for another process's hold on a DuckDB file to end:
     SPARKIFY_DUCKDB_LOCK_WAIT_S, or 300; 0 fails at once."""
-    seconds = env_seconds(LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT_S, environ)
+    return _wait_bound(LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT_S, environ)
+
+
+def _wait_bound(name: str, default: float, environ: Mapping[str, str]) -> float:
+    seconds = env_seconds(name, default, environ)
     if not 0 <= seconds < math.inf:  # also refuses nan
-        raise WarehouseError(f"{LOCK_WAIT_ENV} must be a number of seconds, 0 or more: {seconds:g}")
+        raise WarehouseError(f"{name} must be a number of seconds, 0 or more: {seconds:g}")
     return seconds
 
 
