@@ -17,7 +17,7 @@ import uuid
 from datetime import date
 
 from prefect import flow, get_run_logger
-from prefect.futures import wait
+from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -31,18 +31,23 @@ from tasks.build import build_table
 from tasks.check import check_table, enforce
 from tasks.common.errors import EtlError
 from tasks.common.run_spec import DEFAULT_MAX_REJECTED_SHARE, RunSpec
+from tasks.common.stopping import forget, request_stop
 from tasks.create_schema import create_schema
 from tasks.lake import open_lake
 from tasks.lake.files import LakeSource
 from tasks.lake.listing import require_log_files
 from tasks.model.tables import DIMENSIONS, FACT, MARTS
-from tasks.publish import publish
+from tasks.publish import publish, was_published
 from tasks.reporting.summary import RunSummary, format_summary
 from tasks.scope import scope_changes
-from tasks.stage import enforce_rejected_share, stage_events, stage_songs
+from tasks.stage import discard_incoming, enforce_rejected_share, stage_events, stage_songs
 from tasks.warehouse.base import RunLock
 from tasks.warehouse.connect import adapter_for, run_lock
 from tasks.warehouse.target import WarehouseTarget
+
+# How long a cancelled run waits for its tasks to reach the end of a batch: most of the 30 s
+# Prefect's worker allows before it kills the run's process.
+STOP_GRACE_S = 20.0
 
 
 def _run_name() -> str:
@@ -97,9 +102,17 @@ def sparkify_etl(
         run_id=str(flow_run.id or uuid.uuid4()),
     )
     summary = RunSummary(partition=run.partition_label)
+    submitted: list[PrefectFuture] = []
     try:
         with run_lock(run.warehouse) as lock:
-            _run(run, summary, lock)
+            try:
+                _run(run, summary, lock, submitted)
+            except BaseException as exc:
+                if not isinstance(exc, Exception):  # a cancel (TerminationSignal), or Ctrl-C
+                    _stop(run, submitted)
+                raise
+            finally:
+                forget(run.run_id)
     except EtlError as exc:
         get_run_logger().error("%s", exc)
         raise
@@ -111,14 +124,30 @@ def sparkify_etl(
     return summary
 
 
-def _run(run: RunSpec, summary: RunSummary, lock: RunLock) -> None:
+def _stop(run: RunSpec, submitted: list[PrefectFuture]) -> None:
+    """A cancelled run ends cleanly, still holding its lock: its tasks stop at their next
+    batch, then the rows it staged are deleted. Prefect's worker kills the process 30 s after
+    asking it to stop, so the tasks get most of that to reach a batch's end."""
+    logger = get_run_logger()
+    request_stop(run.run_id)
+    wait(submitted, timeout=STOP_GRACE_S)
+    if was_published(run):
+        logger.warning("cancelled after publishing: this run's tables are published")
+        return
+    discard_incoming(run)
+    logger.warning("cancelled: nothing was published, and the rows this run staged are deleted")
+
+
+def _run(run: RunSpec, summary: RunSummary, lock: RunLock, submitted: list[PrefectFuture]) -> None:
     with summary.timed("schema"):
         create_schema(run)
     with summary.timed("staging"):
         events = stage_events.submit(run)
+        submitted.append(events)
         if not adapter_for(run.warehouse).stages_kinds_together:
             wait([events])
         staging = {"events": events, "songs": stage_songs.submit(run)}
+        submitted.append(staging["songs"])
         wait(list(staging.values()))
         summary.staged = {kind: future.result() for kind, future in staging.items()}
     publish_staging_artifacts(run, summary.staged)
@@ -128,12 +157,14 @@ def _run(run: RunSpec, summary: RunSummary, lock: RunLock) -> None:
             scope_changes(run)
     with summary.timed("build dimensions"):
         dimensions = [build_table.submit(run, table) for table in DIMENSIONS]
+        submitted += dimensions
         wait(dimensions)
         [future.result() for future in dimensions]
     with summary.timed("build fact"):
         build_table(run, FACT)
     with summary.timed("checks"):
         checks = [check_table.submit(run, table) for table in MARTS]
+        submitted += checks
         wait(checks)
         summary.checks = [result for future in checks for result in future.result()]
     publish_check_artifact(summary.checks)

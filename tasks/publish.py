@@ -86,3 +86,10 @@ def _history_row(run: RunSpec, staged: dict[str, StageResult]) -> dict[str, obje
         "songs_accepted": songs.accepted,
         "songs_rejected": songs.rejected,
     }
+
+
+def was_published(run: RunSpec) -> bool:
+    """Whether the run's publish committed: its load_history row is written in the same
+    transaction as the tables, so the row says it, even when the run ended before hearing."""
+    with connect(run.warehouse) as wh:
+        return int(wh.rows("publish/run_is_published", {"run_id": run.run_id})[0][0]) > 0

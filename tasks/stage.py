@@ -23,6 +23,7 @@ from tasks.common.results import StageResult
 from tasks.common.retry import WAREHOUSE_TASK
 from tasks.common.run_log import run_logger
 from tasks.common.run_spec import RunSpec
+from tasks.common.stopping import raise_if_stopping
 from tasks.lake import open_lake
 from tasks.lake.files import Lake, LakeFile
 from tasks.lake.json_stream import split_values
@@ -149,7 +150,7 @@ def _stage(
     # the adapter decides where the parse lands (the warehouse itself, or a scratch file on
     # the worker that the warehouse then loads) and loads it when the block ends
     with adapter_for(run.warehouse).staging(run, kind, clear) as scratch:
-        extra = _parse_in_duckdb(scratch, kind, lake, files, gone)
+        extra = _parse_in_duckdb(scratch, kind, lake, files, gone, run.run_id)
     with connect(run.warehouse) as wh:  # the counts are the warehouse's, after the load
         result = _count(wh, kind, files, extra)
     result.skipped = [f.key for f in listing.skipped[:SKIPPED_LISTED]]
@@ -175,10 +176,16 @@ def _clear_incoming(wh: Session, *, kind: str, replace_all: bool) -> None:
 
 
 def _parse_in_duckdb(
-    wh: DuckDBSession, kind: str, lake: Lake, files: list[LakeFile], gone: tuple[str, ...]
+    wh: DuckDBSession,
+    kind: str,
+    lake: Lake,
+    files: list[LakeFile],
+    gone: tuple[str, ...],
+    run_id: str,
 ) -> int:
     """Stream the files into the embedded warehouse and parse them there, batch by batch;
-    returns how many records, beyond one each, the malformed stretches stand for."""
+    returns how many records, beyond one each, the malformed stretches stand for. A cancelled
+    run stops between batches (`tasks.common.stopping`)."""
     for macro in MACROS:
         wh.run(f"staging/{macro}")
     listing = pa.table(
@@ -194,6 +201,7 @@ def _parse_in_duckdb(
     progress = StagingProgress(kind, len(files))
     extra = 0
     for batch in read_batches(lake, files, by_line=kind == "events"):
+        raise_if_stopping(run_id, f"staging {kind}")
         with wh.transaction():
             extra += _stage_batch(wh, kind, batch)
         progress.advance(_files_begun(batch))
@@ -286,3 +294,11 @@ def estimated_records(kind: str, key: str, size: int, reason: str) -> int:
     compressed = "compressed" in reason or key.lower().endswith(COMPRESSED_SUFFIXES)
     raw_bytes = size * (COMPRESSION_RATIO if compressed else 1)
     return max(1, math.ceil(raw_bytes / TYPICAL_RECORD_BYTES[kind]))
+
+
+def discard_incoming(run: RunSpec) -> None:
+    """Delete every row the run staged and has not published (a cancelled run's): the
+    incoming rows of both kinds, their quarantine and their files, in one transaction."""
+    with connect(run.warehouse) as wh, wh.transaction():
+        for kind in ("events", "songs"):
+            _clear_incoming(wh, kind=kind, replace_all=False)
