@@ -4,6 +4,7 @@ UI checked in headless Chromium."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -114,6 +115,58 @@ def test_the_ui_shows_the_run_completed_with_its_task_runs(stack, completed_run,
     for name in ("stage events full", "build users", "check songplays", "publish full"):
         assert name in dom, name
     assert screenshot.stat().st_size > 10_000
+
+
+def browse(url: str, tmp_path: Path) -> str:
+    """The page's text as headless Chromium renders it (scripts run for 20 s of virtual time)."""
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000"]  # fmt: skip
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True,
+                         timeout=120).stdout  # fmt: skip
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", dom)))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium)")
+def test_the_run_form_describes_every_parameter(stack, tmp_path) -> None:
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.sparkify_etl import sparkify_etl
+
+    found = stack.api("GET", "/deployments/name/sparkify-etl/full-refresh")
+    ui = stack.api_url.removesuffix("/api")
+    page = browse(f"{ui}/deployments/deployment/{found['id']}/run", tmp_path)
+    assert "Parameters" in page
+    for name, spec in parameter_schema(sparkify_etl.fn).properties.items():
+        first_words = " ".join(spec["description"].replace("`", " ").split()[:4])
+        assert name in page and first_words in " ".join(page.replace("`", " ").split()), name
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium)")
+def test_a_run_failed_on_rejects_shows_the_rejected_records_in_the_ui(stack, small_lake, tmp_path):
+    lake = Path(shutil.copytree(small_lake, tmp_path / "lake"))
+    day_file = sorted((lake / "log_data").rglob("*.json"))[0]
+    day_file.write_text(day_file.read_text() + "{broken-record-for-the-ui\n" * 200)
+    code, run_id = run_deployment(
+        stack, "sparkify-etl/full-refresh", source=lake, warehouse=tmp_path / "w.duckdb"
+    )
+    assert code != 0
+    ui = stack.api_url.removesuffix("/api")
+    # the step that failed is the threshold's own task
+    tasks = {t["name"]: t["state_type"] for t in task_runs(stack, run_id, expected=5)}
+    assert tasks["check rejected share"] == "FAILED"
+    run_page = browse(f"{ui}/v2/runs/flow-run/{run_id}?tab=TaskRuns", tmp_path)
+    assert "Failed" in run_page and "check rejected share" in run_page
+    body = {"artifacts": {"flow_run_id": {"any_": [run_id]},
+                          "key": {"any_": ["sparkify-rejected-records"]}}}  # fmt: skip
+    (artifact,) = stack.api("POST", "/artifacts/filter", body)
+    page = browse(f"{ui}/v2/artifacts/artifact/{artifact['id']}", tmp_path)
+    key = day_file.relative_to(lake).as_posix()
+    assert key in page and "{broken-record-for-the-ui" in page  # the file and the raw text
+    reasons = {row["reason"] for row in json.loads(artifact["data"])}
+    assert reasons and all(reason in page for reason in reasons)  # and why, line by line
+    lines = {str(row["line_number"]) for row in json.loads(artifact["data"]) if row["line_number"]}
+    assert lines and any(line in page for line in lines)
 
 
 def test_a_broken_lake_fails_with_its_reason_and_leaves_the_warehouse(stack, small_lake, tmp_path):
