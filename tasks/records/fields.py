@@ -9,8 +9,8 @@ TRUNCATECOLUMNS). `sql/staging/parsed.duckdb.sql.j2` is rendered from these decl
 `tasks.model.contracts` takes its bounds from them, so a record staging accepts cannot fail a column
 check: the checks guard the transforms, not the lake.
 
-Conversions follow Redshift COPY's JSON rules (README, "What a valid record is"): a JSON number
-in a text field is that text as written; a string holding a number in a numeric field is that
+Conversions follow Redshift COPY's JSON rules (docs/lake.md, "What a valid record is"): a JSON
+number in a text field is that text as written; a string holding a number in a numeric field is that
 number; booleans, objects and arrays never stand for a scalar; an integer field takes only whole
 numbers written without a fraction or exponent (`3.0` and `3.5` are both rejected: COPY's
 error 1207 is "a value outside of the expected range of 0-9", which we read as covering a `.`;

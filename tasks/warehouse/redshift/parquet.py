@@ -53,7 +53,7 @@ SCRATCH_DDL = DDL[: DDL.index("ddl/staging_incoming_files") + 1]
 PART_BYTES = 128 * 1024 * 1024
 MIN_PART_BYTES = 1024 * 1024
 BATCH_ROWS = 100_000
-CODEC = "snappy"  # the codec every Parquet reader (and COPY) takes; see the README
+CODEC = "snappy"  # the codec every Parquet reader (and COPY) takes; see docs/redshift.md
 
 
 class CopyFailed(EtlError):
