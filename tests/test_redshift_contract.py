@@ -793,7 +793,7 @@ def redshift_files() -> list[str]:
         try:
             sql_path(name, "redshift")
         except SqlFileNotFound:
-            continue  # a DuckDB-only statement (staging's parsing, on the worker)
+            continue  # a DuckDB-only statement (sql/parse/, on the worker)
         names.append(name)
     return names
 

@@ -54,7 +54,7 @@ def test_redshift_files_are_used_as_written_for_redshift() -> None:
 
 
 def test_engine_override_wins_over_the_default() -> None:
-    path, transpile = sql_path("staging/events_records", "duckdb")
+    path, transpile = sql_path("parse/events_records", "duckdb")
     assert path.name == "events_records.duckdb.sql" and not transpile
 
 
