@@ -35,6 +35,7 @@ from tasks.lake.listing import (
     require_log_files,
 )
 from tasks.lake.reading import read_batches
+from tasks.model.tables import BY_KIND_INCOMING
 from tasks.records.fields import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
 from tasks.records.sql import render_staging
 from tasks.reporting.progress import StagingProgress
@@ -188,9 +189,9 @@ def _stage_for_redshift(
 
 
 def _clear_incoming(wh: Session, kind: str, replace_all: bool) -> None:
-    wh.run(f"staging/clear_{kind}_incoming")
-    wh.run("staging/clear_quarantine_incoming", {"kind": kind})
-    wh.run("staging/clear_incoming_files", {"kind": kind})
+    wh.run("staging/clear_incoming", kind=kind)
+    for table in BY_KIND_INCOMING:
+        wh.run("staging/clear_kind", {"kind": kind}, table=table)
     if replace_all:
         wh.run("staging/incoming_files_all", {"kind": kind})
 

@@ -2,6 +2,7 @@
 the PostgreSQL rig's render enforces what Redshift enforces (no keys, widths in bytes)."""
 
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -12,13 +13,16 @@ from sqlglot import exp
 from tasks.check import run_check, table_checks
 from tasks.common.sql_files import (
     SQL_ROOT,
+    UnknownIdentifier,
     _as_redshift_enforces,
     _epoch_arithmetic_to_duckdb,
     render,
     sql_path,
     statement_names,
+    variants,
 )
 from tasks.model.ddl import DDL
+from tasks.model.templates import TEMPLATE_VARIABLES
 from tasks.records.fields import FIELDS
 from tasks.records.sql import render_staging
 from tasks.warehouse.connect import connect
@@ -29,10 +33,32 @@ from tests.redshift_rig import reset_rig_warehouse, rig_env
 ALL_FILES = sorted(SQL_ROOT.rglob("*.sql"))
 
 
-@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.relative_to(SQL_ROOT).as_posix())
-def test_file_is_one_statement_in_its_dialect(path) -> None:
-    dialect = "duckdb" if path.name.endswith(".duckdb.sql") else "redshift"
-    statements = [s for s in sqlglot.parse(path.read_text(), read=dialect) if s is not None]
+def _defines(path: Path) -> tuple[str, str]:
+    """The statement a file defines, and the dialect it is written in (`name.<engine>.sql`)."""
+    rel = path.relative_to(SQL_ROOT).as_posix().removesuffix(".sql")
+    base, _, engine = rel.rpartition(".")
+    return (base, engine) if base and "/" not in engine else (rel, "redshift")
+
+
+def _variant_id(name: str, context: dict[str, str]) -> str:
+    return f"{name}[{','.join(context.values())}]" if context else name
+
+
+# Every file with every value its template variables take (one empty context for a plain file).
+FILE_VARIANTS = [(path, context) for path in ALL_FILES for context in variants(_defines(path)[0])]
+STATEMENT_VARIANTS = [(name, context) for name in statement_names() for context in variants(name)]
+
+
+@pytest.mark.parametrize(
+    ("path", "context"),
+    FILE_VARIANTS,
+    ids=[_variant_id(p.relative_to(SQL_ROOT).as_posix(), c) for p, c in FILE_VARIANTS],
+)
+def test_file_is_one_statement_in_its_dialect(path: Path, context: dict[str, str]) -> None:
+    name, dialect = _defines(path)
+    assert sql_path(name, dialect)[0] == path
+    text = render(name, dialect, **context)
+    statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
     assert len(statements) == 1
 
 
@@ -41,10 +67,28 @@ def test_file_opens_with_a_comment_saying_what_it_builds(path) -> None:
     assert path.read_text().startswith("-- ")
 
 
-@pytest.mark.parametrize("name", statement_names())
-def test_every_statement_renders_for_duckdb(name: str) -> None:
-    rendered = render(name, "duckdb")
+@pytest.mark.parametrize(
+    ("name", "context"), STATEMENT_VARIANTS, ids=[_variant_id(*v) for v in STATEMENT_VARIANTS]
+)
+def test_every_statement_renders_for_duckdb(name: str, context: dict[str, str]) -> None:
+    rendered = render(name, "duckdb", **context)
     assert sqlglot.parse_one(rendered, read="duckdb") is not None
+
+
+def test_every_template_variable_belongs_to_a_statement_and_names_its_tables() -> None:
+    assert set(TEMPLATE_VARIABLES) <= set(statement_names())
+    for name in TEMPLATE_VARIABLES:
+        rendered = {render(name, "redshift", **context) for context in variants(name)}
+        assert len(rendered) == len(variants(name)) > 1  # each value makes its own statement
+
+
+def test_a_table_variable_takes_only_a_name_from_its_closed_set() -> None:
+    assert "sparkify_staging.songs_incoming" in render(
+        "staging/clear_incoming", "duckdb", kind="songs"
+    )
+    for hostile in ("users", "events_incoming; drop table users; --", "EVENTS"):
+        with pytest.raises(UnknownIdentifier, match="staging/clear_incoming: kind="):
+            render("staging/clear_incoming", "duckdb", kind=hostile)
 
 
 def test_redshift_files_are_used_as_written_for_redshift() -> None:
