@@ -21,12 +21,11 @@ from tasks.common.sql_files import (
     statement_names,
     variants,
 )
-from tasks.model.ddl import DDL
+from tasks.model.ddl import ddl_statements
 from tasks.model.templates import TEMPLATE_VARIABLES
 from tasks.records.fields import FIELDS
 from tasks.records.sql import render_staging
 from tasks.warehouse.connect import connect
-from tasks.warehouse.redshift_lock import LOCK_TABLE_DDL
 from tasks.warehouse.target import WarehouseTarget
 from tests.redshift_rig import reset_rig_warehouse, rig_env
 
@@ -113,15 +112,6 @@ def test_staging_templates_render_one_statement_per_kind(template: str, kind: st
         assert f.column in rendered
 
 
-def test_schema_creates_every_ddl_file_in_a_known_order() -> None:
-    """Every DDL file is created by create-schema, except the run lock's table: the lock creates
-    it itself, so create-schema never waits on a table another run holds LOCK on."""
-    ddl_files = set(statement_names("ddl/"))
-    assert ddl_files <= set(DDL) | {LOCK_TABLE_DDL}
-    assert LOCK_TABLE_DDL not in DDL
-    assert len(DDL) == len(set(DDL))
-
-
 @pytest.mark.parametrize(
     ("epoch_ms", "expected"),
     [
@@ -139,7 +129,8 @@ def test_redshift_epoch_arithmetic_keeps_milliseconds_in_duckdb(epoch_ms, expect
 
 # --- the rig's render: what Redshift enforces, no more --------------------------------------
 
-DDL_FILES = statement_names("ddl/")
+DDL_FILES = [(name, context) for name in statement_names("ddl/") for context in variants(name)]
+DDL_IDS = [_variant_id(*v) for v in DDL_FILES]
 CHARACTER_TYPES = {exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR}
 
 
@@ -154,18 +145,20 @@ def _byte_checks(column: exp.ColumnDef) -> list[str]:
     return [k.this.sql("postgres") for k in kinds if isinstance(k, exp.CheckColumnConstraint)]
 
 
-@pytest.mark.parametrize("name", DDL_FILES)
-def test_rig_render_declares_no_primary_key(name: str) -> None:
-    rendered = render(name, "postgres")
+@pytest.mark.parametrize(("name", "context"), DDL_FILES, ids=DDL_IDS)
+def test_rig_render_declares_no_primary_key(name: str, context: dict[str, str]) -> None:
+    rendered = render(name, "postgres", **context)
     tree = sqlglot.parse_one(rendered, read="postgres")
     assert not list(tree.find_all(exp.PrimaryKey, exp.PrimaryKeyColumnConstraint))
     assert "PRIMARY KEY" not in rendered.upper()
 
 
-@pytest.mark.parametrize("name", DDL_FILES)
-def test_rig_render_checks_every_character_width_in_bytes(name: str) -> None:
-    declared = _columns(SQL_ROOT.joinpath(f"{name}.sql").read_text(), "redshift")
-    rendered = _columns(render(name, "postgres"), "postgres")
+@pytest.mark.parametrize(("name", "context"), DDL_FILES, ids=DDL_IDS)
+def test_rig_render_checks_every_character_width_in_bytes(
+    name: str, context: dict[str, str]
+) -> None:
+    declared = _columns(render(name, "redshift", **context), "redshift")
+    rendered = _columns(render(name, "postgres", **context), "postgres")
     assert rendered.keys() == declared.keys()
     for column, definition in declared.items():
         kind = definition.args["kind"]
@@ -177,7 +170,10 @@ def test_rig_render_checks_every_character_width_in_bytes(name: str) -> None:
 
 
 def test_rig_render_copies_the_byte_checks_into_like_tables() -> None:
-    rendered = [sqlglot.parse_one(render(name, "postgres"), read="postgres") for name in DDL_FILES]
+    rendered = [
+        sqlglot.parse_one(render(name, "postgres", **context), read="postgres")
+        for name, context in DDL_FILES
+    ]
     likes = [like for tree in rendered for like in tree.find_all(exp.LikeProperty)]
     assert len(likes) == 3  # events_incoming, songs_incoming, quarantine_incoming
     for like in likes:
@@ -206,8 +202,8 @@ def rig_schema(redshift_rig, monkeypatch) -> WarehouseTarget:
         monkeypatch.setenv(key, value)
     target = reset_rig_warehouse()
     with connect(target) as wh, wh.transaction():
-        for name in DDL:
-            wh.run(name)
+        for statement in ddl_statements():
+            wh.run(statement.name, **statement.variables)
     return target
 
 

@@ -13,6 +13,9 @@ from tasks.model.tables import BY_KIND_INCOMING, BY_KIND_PUBLISHED, INCOMING, KI
 
 # statement name: {template variable: the identifiers it may be}
 TEMPLATE_VARIABLES: dict[str, dict[str, tuple[str, ...]]] = {
+    "ddl/incoming": {"table": INCOMING},
+    "ddl/staging_next": {"kind": KINDS},
+    "ddl/staging_changed": {"kind": KINDS},
     "staging/clear_incoming": {"kind": KINDS},
     "staging/clear_kind": {"table": BY_KIND_INCOMING},
     "publish/staging_replaced": {"kind": KINDS},
