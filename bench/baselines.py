@@ -92,7 +92,7 @@ def naive(lake: Path, warehouse: Path) -> dict[str, float]:
     """The naive set-based pipeline into a fresh DuckDB file; seconds per step."""
     con = duckdb.connect(str(warehouse))
     _register_functions(con)
-    con.execute(render("staging/repair_text", "duckdb"))
+    con.execute(render("parse/repair_text", "duckdb"))
     con.execute("create schema sparkify_staging")
     seconds = {
         "events": timed(

@@ -3,7 +3,7 @@
     .venv/bin/python bench/parquet_parts.py --events 1000000
 
 A Redshift run stages the lake on the worker exactly as a DuckDB run does, then writes each
-staged table as Snappy Parquet parts for COPY (`tasks/warehouse/redshift_stage.write_parts`). This
+staged table as Snappy Parquet parts for COPY (`tasks/warehouse/redshift/parquet.write_parts`). This
 stages the generated lake's log files into a DuckDB file, then writes `events_incoming` as the
 parts a 4-slice cluster would get, twice, alternating, in this process; the ratio is the best
 write over the best staging, and the sizes compare the parts with the lake's JSON.

@@ -1,5 +1,5 @@
 """Staging's one parse per log line: `json_extract` over the 18 field paths (what
-sql/staging/events_parsed.duckdb.sql does) against `json_transform` to 18 JSON fields (what it
+sql/parse/parsed.duckdb.sql.j2 does) against `json_transform` to 18 JSON fields (what it
 did before), in one DuckDB session on the same lines, alternating, best of `--repeats`.
 
     .venv/bin/python bench/parse_fields.py --lines 200000

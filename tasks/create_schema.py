@@ -6,7 +6,7 @@ from prefect import task
 
 from tasks.common.retry import WAREHOUSE_TASK
 from tasks.common.run_spec import RunSpec
-from tasks.model.ddl import ADDED_COLUMNS, DDL
+from tasks.model.ddl import ADDED_COLUMNS, ddl_statements
 from tasks.scope import plays_at_changed_times_view
 from tasks.warehouse.base import Session
 from tasks.warehouse.connect import connect
@@ -21,8 +21,8 @@ def create_schema(run: RunSpec) -> None:
     """Create whatever of the warehouse is missing; existing tables and rows are untouched."""
     with connect(run.warehouse) as wh, wh.transaction():
         _add_missing_columns(wh)
-        for name in DDL:
-            wh.run(name)
+        for statement in ddl_statements():  # each after what it needs, read from the files
+            wh.run(statement.name, **statement.variables)
         view = plays_at_changed_times_view(wh.dialect)
         wh.execute(view, label="plays_next_at_changed_times")
 

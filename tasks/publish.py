@@ -13,12 +13,18 @@ from prefect import task
 from tasks.common.results import PublishResult, StageResult
 from tasks.common.retry import WAREHOUSE_TASK
 from tasks.common.run_spec import RunSpec
-from tasks.model.tables import BUILD_SCHEMA, MARTS
+from tasks.model.tables import (
+    BUILD_SCHEMA,
+    BY_KIND_INCOMING,
+    BY_KIND_PUBLISHED,
+    INCOMING,
+    KINDS,
+    MARTS,
+)
 from tasks.scope import delete_changed
 from tasks.warehouse.base import Session, quote_table
 from tasks.warehouse.connect import adapter_for, connect
 
-KINDS = ("events", "songs")
 # Tables a full load rewrites whole: the marts and the published staging and quarantine.
 RECLAIMED = (
     *MARTS,
@@ -45,9 +51,9 @@ def publish(run: RunSpec, staged: dict[str, StageResult]) -> PublishResult:
             wh.run("publish/load_history_replaced", {"run_id": run.run_id})
             wh.run("publish/load_history", _history_row(run, staged))
             for kind in KINDS:
-                wh.run(f"staging/clear_{kind}_incoming")
-                wh.run("staging/clear_quarantine_incoming", {"kind": kind})
-                wh.run("staging/clear_incoming_files", {"kind": kind})
+                wh.run("staging/clear_incoming", kind=kind)
+                for table in BY_KIND_INCOMING:
+                    wh.run("staging/clear_kind", {"kind": kind}, table=table)
         if not run.incremental:
             adapter_for(run.warehouse).reclaim(wh, RECLAIMED)
         after = {table: wh.count(table) for table in MARTS}
@@ -55,12 +61,13 @@ def publish(run: RunSpec, staged: dict[str, StageResult]) -> PublishResult:
 
 
 def _publish_staging(wh: Session) -> None:
+    """Every staging table drops the rows of the files the run replaces, then takes the run's."""
     for kind in KINDS:
-        wh.run(f"publish/staging_{kind}_replaced")
-        wh.run(f"publish/staging_{kind}")
-    wh.run("publish/quarantine_replaced")
-    wh.run("publish/quarantine")
-    wh.run("publish/loaded_files_replaced")
+        wh.run("publish/staging_replaced", kind=kind)
+    for table in BY_KIND_PUBLISHED:
+        wh.run("publish/by_kind_replaced", table=table)
+    for table in INCOMING:
+        wh.run("publish/incoming", table=table)
     wh.run("publish/loaded_files")
 
 

@@ -1,7 +1,8 @@
 """Stage the lake: parse every log line and song file in the warehouse, quarantine the rest.
 
 Python only moves bytes (files read concurrently, streamed in Arrow batches); parsing, typing,
-text repair and rejection are set-based SQL under sql/staging/. Staged rows land in the
+text repair and rejection are set-based SQL under sql/parse/, run in the worker's DuckDB (the
+warehouse itself, or a scratch file loaded into Redshift). Staged rows land in the
 `*_incoming` tables and stay invisible to analysts until the run publishes.
 """
 
@@ -36,6 +37,7 @@ from tasks.lake.listing import (
     require_log_files,
 )
 from tasks.lake.reading import read_batches
+from tasks.model.tables import BY_KIND_INCOMING
 from tasks.records.fields import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
 from tasks.records.sql import render_staging
 from tasks.reporting.progress import StagingProgress
@@ -168,9 +170,9 @@ def _stage(
 
 
 def _clear_incoming(wh: Session, *, kind: str, replace_all: bool) -> None:
-    wh.run(f"staging/clear_{kind}_incoming")
-    wh.run("staging/clear_quarantine_incoming", {"kind": kind})
-    wh.run("staging/clear_incoming_files", {"kind": kind})
+    wh.run("staging/clear_incoming", kind=kind)
+    for table in BY_KIND_INCOMING:
+        wh.run("staging/clear_kind", {"kind": kind}, table=table)
     if replace_all:
         wh.run("staging/incoming_files_all", {"kind": kind})
 
@@ -187,7 +189,7 @@ def _parse_in_duckdb(
     returns how many records, beyond one each, the malformed stretches stand for. A cancelled
     run stops between batches (`tasks.common.stopping`)."""
     for macro in MACROS:
-        wh.run(f"staging/{macro}")
+        wh.run(f"parse/{macro}")
     listing = pa.table(
         {
             "source_file": [f.key for f in files] + list(gone),
@@ -196,7 +198,7 @@ def _parse_in_duckdb(
         schema=pa.schema([("source_file", pa.string()), ("etag", pa.string())]),
     )
     wh.register("lake_files", listing)
-    wh.run("staging/incoming_files", {"kind": kind})
+    wh.run("parse/incoming_files", {"kind": kind})
     wh.unregister("lake_files")
     progress = StagingProgress(kind, len(files))
     extra = 0
@@ -219,18 +221,16 @@ def _files_begun(batch: pa.Table) -> int:
 
 def _stage_batch(wh: DuckDBSession, kind: str, batch: pa.Table) -> int:
     wh.register("lake_batch", batch)
-    wh.execute(render_staging("parsed", kind), label=f"staging/parsed ({kind})")
-    pieces = wh.rows("staging/records_to_resplit")
+    wh.execute(render_staging("parsed", kind), label=f"parse/parsed ({kind})")
+    pieces = wh.rows("parse/records_to_resplit")
     if pieces:  # only pieces with a line that is not one JSON value pay for the stream cut
         wh.register("split_records", _split_pieces(kind, batch, set(pieces)))
-        wh.run("staging/records_resplit")
-        wh.execute(render_staging("parsed", kind, split=True), label=f"staging/split ({kind})")
+        wh.run("parse/records_resplit")
+        wh.execute(render_staging("parsed", kind, split=True), label=f"parse/split ({kind})")
         wh.unregister("split_records")
-    wh.execute(render_staging("accepted", kind), label=f"staging/accepted ({kind})")
-    wh.run("staging/rejected", {"kind": kind})
-    ((extra,),) = wh.rows(
-        "staging/malformed_estimate", {"typical_bytes": TYPICAL_RECORD_BYTES[kind]}
-    )
+    wh.execute(render_staging("accepted", kind), label=f"parse/accepted ({kind})")
+    wh.run("parse/rejected", {"kind": kind})
+    ((extra,),) = wh.rows("parse/malformed_estimate", {"typical_bytes": TYPICAL_RECORD_BYTES[kind]})
     wh.unregister("lake_batch")  # on an error the connection closes with the transaction
     return int(extra)
 

@@ -49,7 +49,7 @@ def _generated_values(count: int, seed: int = 11) -> list[str]:
 def conn() -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect()
     for macro in ("json_kind", "json_text"):
-        connection.execute(render(f"staging/{macro}", "duckdb"))
+        connection.execute(render(f"parse/{macro}", "duckdb"))
     return connection
 
 
@@ -88,4 +88,4 @@ def test_the_comparison_catches_a_wrong_kind(conn) -> None:
     try:
         assert _disagreements(conn, ["1.5", "true"]) != []
     finally:
-        conn.execute(render("staging/json_kind", "duckdb"))
+        conn.execute(render("parse/json_kind", "duckdb"))

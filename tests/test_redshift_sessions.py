@@ -17,7 +17,7 @@ from redshift_connector.core import Connection
 from tasks.common.errors import WarehouseError
 from tasks.common.retry import is_transient
 from tasks.create_schema import create_schema
-from tasks.model.ddl import DDL
+from tasks.model.ddl import ddl_statements
 from tasks.warehouse.base import RunLock, Session
 from tasks.warehouse.connect import connect, run_lock
 from tasks.warehouse.redshift.adapter import RedshiftAdapter
@@ -271,7 +271,7 @@ def test_the_heartbeat_interval_comes_from_the_environment_and_is_bounded() -> N
 
 def test_create_schema_does_not_create_the_lock_table() -> None:
     """On Redshift, CREATE TABLE IF NOT EXISTS on the lock table waits for the run's LOCK."""
-    assert LOCK_TABLE_DDL not in DDL
+    assert LOCK_TABLE_DDL not in {statement.name for statement in ddl_statements()}
 
 
 def test_a_duckdb_run_lock_has_nothing_to_lose(tmp_path) -> None:

@@ -2,6 +2,7 @@
 the PostgreSQL rig's render enforces what Redshift enforces (no keys, widths in bytes)."""
 
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -12,27 +13,51 @@ from sqlglot import exp
 from tasks.check import run_check, table_checks
 from tasks.common.sql_files import (
     SQL_ROOT,
+    UnknownIdentifier,
     _as_redshift_enforces,
     _epoch_arithmetic_to_duckdb,
     render,
     sql_path,
     statement_names,
+    variants,
 )
-from tasks.model.ddl import DDL
+from tasks.model.ddl import ddl_statements
+from tasks.model.templates import TEMPLATE_VARIABLES
 from tasks.records.fields import FIELDS
 from tasks.records.sql import render_staging
 from tasks.warehouse.connect import connect
-from tasks.warehouse.redshift.lock import LOCK_TABLE_DDL
 from tasks.warehouse.target import WarehouseTarget
 from tests.redshift_rig import reset_rig_warehouse, rig_env
 
 ALL_FILES = sorted(SQL_ROOT.rglob("*.sql"))
 
 
-@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.relative_to(SQL_ROOT).as_posix())
-def test_file_is_one_statement_in_its_dialect(path) -> None:
-    dialect = "duckdb" if path.name.endswith(".duckdb.sql") else "redshift"
-    statements = [s for s in sqlglot.parse(path.read_text(), read=dialect) if s is not None]
+def _defines(path: Path) -> tuple[str, str]:
+    """The statement a file defines, and the dialect it is written in (`name.<engine>.sql`)."""
+    rel = path.relative_to(SQL_ROOT).as_posix().removesuffix(".sql")
+    base, _, engine = rel.rpartition(".")
+    return (base, engine) if base and "/" not in engine else (rel, "redshift")
+
+
+def _variant_id(name: str, context: dict[str, str]) -> str:
+    return f"{name}[{','.join(context.values())}]" if context else name
+
+
+# Every file with every value its template variables take (one empty context for a plain file).
+FILE_VARIANTS = [(path, context) for path in ALL_FILES for context in variants(_defines(path)[0])]
+STATEMENT_VARIANTS = [(name, context) for name in statement_names() for context in variants(name)]
+
+
+@pytest.mark.parametrize(
+    ("path", "context"),
+    FILE_VARIANTS,
+    ids=[_variant_id(p.relative_to(SQL_ROOT).as_posix(), c) for p, c in FILE_VARIANTS],
+)
+def test_file_is_one_statement_in_its_dialect(path: Path, context: dict[str, str]) -> None:
+    name, dialect = _defines(path)
+    assert sql_path(name, dialect)[0] == path
+    text = render(name, dialect, **context)
+    statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
     assert len(statements) == 1
 
 
@@ -41,10 +66,28 @@ def test_file_opens_with_a_comment_saying_what_it_builds(path) -> None:
     assert path.read_text().startswith("-- ")
 
 
-@pytest.mark.parametrize("name", statement_names())
-def test_every_statement_renders_for_duckdb(name: str) -> None:
-    rendered = render(name, "duckdb")
+@pytest.mark.parametrize(
+    ("name", "context"), STATEMENT_VARIANTS, ids=[_variant_id(*v) for v in STATEMENT_VARIANTS]
+)
+def test_every_statement_renders_for_duckdb(name: str, context: dict[str, str]) -> None:
+    rendered = render(name, "duckdb", **context)
     assert sqlglot.parse_one(rendered, read="duckdb") is not None
+
+
+def test_every_template_variable_belongs_to_a_statement_and_names_its_tables() -> None:
+    assert set(TEMPLATE_VARIABLES) <= set(statement_names())
+    for name in TEMPLATE_VARIABLES:
+        rendered = {render(name, "redshift", **context) for context in variants(name)}
+        assert len(rendered) == len(variants(name)) > 1  # each value makes its own statement
+
+
+def test_a_table_variable_takes_only_a_name_from_its_closed_set() -> None:
+    assert "sparkify_staging.songs_incoming" in render(
+        "staging/clear_incoming", "duckdb", kind="songs"
+    )
+    for hostile in ("users", "events_incoming; drop table users; --", "EVENTS"):
+        with pytest.raises(UnknownIdentifier, match="staging/clear_incoming: kind="):
+            render("staging/clear_incoming", "duckdb", kind=hostile)
 
 
 def test_redshift_files_are_used_as_written_for_redshift() -> None:
@@ -54,7 +97,7 @@ def test_redshift_files_are_used_as_written_for_redshift() -> None:
 
 
 def test_engine_override_wins_over_the_default() -> None:
-    path, transpile = sql_path("staging/events_records", "duckdb")
+    path, transpile = sql_path("parse/events_records", "duckdb")
     assert path.name == "events_records.duckdb.sql" and not transpile
 
 
@@ -67,15 +110,6 @@ def test_staging_templates_render_one_statement_per_kind(template: str, kind: st
     assert len(statements) == 1
     for f in FIELDS[kind]:
         assert f.column in rendered
-
-
-def test_schema_creates_every_ddl_file_in_a_known_order() -> None:
-    """Every DDL file is created by create-schema, except the run lock's table: the lock creates
-    it itself, so create-schema never waits on a table another run holds LOCK on."""
-    ddl_files = set(statement_names("ddl/"))
-    assert ddl_files <= set(DDL) | {LOCK_TABLE_DDL}
-    assert LOCK_TABLE_DDL not in DDL
-    assert len(DDL) == len(set(DDL))
 
 
 @pytest.mark.parametrize(
@@ -95,7 +129,8 @@ def test_redshift_epoch_arithmetic_keeps_milliseconds_in_duckdb(epoch_ms, expect
 
 # --- the rig's render: what Redshift enforces, no more --------------------------------------
 
-DDL_FILES = statement_names("ddl/")
+DDL_FILES = [(name, context) for name in statement_names("ddl/") for context in variants(name)]
+DDL_IDS = [_variant_id(*v) for v in DDL_FILES]
 CHARACTER_TYPES = {exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR}
 
 
@@ -110,18 +145,20 @@ def _byte_checks(column: exp.ColumnDef) -> list[str]:
     return [k.this.sql("postgres") for k in kinds if isinstance(k, exp.CheckColumnConstraint)]
 
 
-@pytest.mark.parametrize("name", DDL_FILES)
-def test_rig_render_declares_no_primary_key(name: str) -> None:
-    rendered = render(name, "postgres")
+@pytest.mark.parametrize(("name", "context"), DDL_FILES, ids=DDL_IDS)
+def test_rig_render_declares_no_primary_key(name: str, context: dict[str, str]) -> None:
+    rendered = render(name, "postgres", **context)
     tree = sqlglot.parse_one(rendered, read="postgres")
     assert not list(tree.find_all(exp.PrimaryKey, exp.PrimaryKeyColumnConstraint))
     assert "PRIMARY KEY" not in rendered.upper()
 
 
-@pytest.mark.parametrize("name", DDL_FILES)
-def test_rig_render_checks_every_character_width_in_bytes(name: str) -> None:
-    declared = _columns(SQL_ROOT.joinpath(f"{name}.sql").read_text(), "redshift")
-    rendered = _columns(render(name, "postgres"), "postgres")
+@pytest.mark.parametrize(("name", "context"), DDL_FILES, ids=DDL_IDS)
+def test_rig_render_checks_every_character_width_in_bytes(
+    name: str, context: dict[str, str]
+) -> None:
+    declared = _columns(render(name, "redshift", **context), "redshift")
+    rendered = _columns(render(name, "postgres", **context), "postgres")
     assert rendered.keys() == declared.keys()
     for column, definition in declared.items():
         kind = definition.args["kind"]
@@ -133,7 +170,10 @@ def test_rig_render_checks_every_character_width_in_bytes(name: str) -> None:
 
 
 def test_rig_render_copies_the_byte_checks_into_like_tables() -> None:
-    rendered = [sqlglot.parse_one(render(name, "postgres"), read="postgres") for name in DDL_FILES]
+    rendered = [
+        sqlglot.parse_one(render(name, "postgres", **context), read="postgres")
+        for name, context in DDL_FILES
+    ]
     likes = [like for tree in rendered for like in tree.find_all(exp.LikeProperty)]
     assert len(likes) == 3  # events_incoming, songs_incoming, quarantine_incoming
     for like in likes:
@@ -162,8 +202,8 @@ def rig_schema(redshift_rig, monkeypatch) -> WarehouseTarget:
         monkeypatch.setenv(key, value)
     target = reset_rig_warehouse()
     with connect(target) as wh, wh.transaction():
-        for name in DDL:
-            wh.run(name)
+        for statement in ddl_statements():
+            wh.run(statement.name, **statement.variables)
     return target
 
 

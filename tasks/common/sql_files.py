@@ -8,12 +8,16 @@ file transpiled by sqlglot; `name.<engine>.sql` beside `name.sql` overrides it w
 has no faithful translation (dbt's `adapter.dispatch`, one file per difference). For
 "postgres", the test rig standing in for Redshift, tables are also made to enforce what
 Redshift enforces: no primary keys, VARCHAR and CHAR widths counted in bytes.
+
+A template variable that names a table takes only the names `tasks.model.templates` declares
+for its file: identifiers come from a closed set in code, never from input.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +26,18 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
+from tasks.model.templates import TEMPLATE_VARIABLES
+
 SQL_ROOT = Path(__file__).resolve().parents[2] / "sql"
 SOURCE_DIALECT = "redshift"
 
 
 class SqlFileNotFound(LookupError):
     """No file under sql/ renders the named statement for the engine."""
+
+
+class UnknownIdentifier(ValueError):
+    """A template variable was given a table name outside the closed set declared for it."""
 
 
 def sql_path(name: str, dialect: str) -> tuple[Path, bool]:
@@ -43,8 +53,22 @@ def sql_path(name: str, dialect: str) -> tuple[Path, bool]:
 
 def render(name: str, dialect: str, **context: Any) -> str:
     """The statement `name` as `dialect` runs it, its template filled from `context` (values
-    must be hashable: renders are cached, as files do not change during a run)."""
+    must be hashable: renders are cached, as files do not change during a run). A variable
+    `tasks.model.templates` declares for the file takes only a name from its closed set."""
+    for variable, allowed in TEMPLATE_VARIABLES.get(name, {}).items():
+        if variable in context and context[variable] not in allowed:
+            raise UnknownIdentifier(
+                f"{name}: {variable}={context[variable]!r} is not one of {', '.join(allowed)}"
+            )
     return _rendered(name, dialect, tuple(sorted(context.items())))
+
+
+def variants(name: str) -> list[dict[str, str]]:
+    """Every context the statement `name` is rendered with: one per combination of its table
+    variables' closed sets, or one empty context for a file with none. What create schema
+    runs a DDL template with, and what the tests render every file with."""
+    declared = TEMPLATE_VARIABLES.get(name, {})
+    return [dict(zip(declared, names, strict=True)) for names in product(*declared.values())]
 
 
 @cache

@@ -5,7 +5,7 @@ required, its size in bytes (the staging column's VARCHAR size: Redshift counts 
 happens to a value that breaks its rule: the record is quarantined with the rule it broke
 (`reject`), or the optional value becomes NULL (`null`, e.g. an impossible year is an unknown
 year), or free text is cut to the column's size at a character boundary (`truncate`, as COPY's
-TRUNCATECOLUMNS). `sql/staging/parsed.duckdb.sql.j2` is rendered from these declarations, and
+TRUNCATECOLUMNS). `sql/parse/parsed.duckdb.sql.j2` is rendered from these declarations, and
 `tasks.model.contracts` takes its bounds from them, so a record staging accepts cannot fail a column
 check: the checks guard the transforms, not the lake.
 

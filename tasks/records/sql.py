@@ -1,5 +1,5 @@
 """Compile the record declarations (`tasks.records`) into staging's SQL, as checks compile the
-contracts: `sql/staging/parsed.duckdb.sql.j2` lays the fields out, this module writes each one's
+contracts: `sql/parse/parsed.duckdb.sql.j2` lays the fields out, this module writes each one's
 conversion and rules, so the rules exist once, in `tasks.records`."""
 
 from __future__ import annotations
@@ -106,11 +106,11 @@ _ENV = jinja2.Environment(
 
 @cache
 def render_staging(name: str, kind: str, split: bool = False) -> str:
-    """`sql/staging/<name>.duckdb.sql.j2` rendered for one kind of record: `parsed` reads the
+    """`sql/parse/<name>.duckdb.sql.j2` rendered for one kind of record: `parsed` reads the
     batch's records into a new table, or with `split` the values a stream cut found into it."""
     fields = FIELDS[kind]
-    records = "staging/records_from_split" if split else f"staging/{kind}_records"
-    return _ENV.get_template(f"staging/{name}.duckdb.sql.j2").render(
+    records = "parse/records_from_split" if split else f"parse/{kind}_records"
+    return _ENV.get_template(f"parse/{name}.duckdb.sql.j2").render(
         target="insert into parsed" if split else "create or replace temp table parsed as",
         records=render(records, "duckdb").strip(),
         kind=kind,

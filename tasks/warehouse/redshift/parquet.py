@@ -31,7 +31,7 @@ from tasks.common.errors import EtlError, first_line
 from tasks.common.run_log import run_logger
 from tasks.common.run_spec import RunSpec
 from tasks.lake.s3 import s3_client, s3_errors
-from tasks.model.ddl import DDL
+from tasks.model.ddl import ddl_for
 from tasks.records.fields import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
 from tasks.warehouse.base import Session, quote_table
 from tasks.warehouse.duckdb.session import DuckDBSession, open_session
@@ -45,8 +45,8 @@ from tasks.warehouse.redshift.copy_sql import (
 from tasks.warehouse.redshift.session import driver_message
 from tasks.warehouse.target import WarehouseTarget
 
-# The scratch warehouse needs the schemas and the staging tables: the DDL up to incoming_files.
-SCRATCH_DDL = DDL[: DDL.index("ddl/staging_incoming_files") + 1]
+# The scratch warehouse needs the tables a run stages, and what they are created from.
+SCRATCH_TABLES = tuple(f"sparkify_staging.{table}" for table in STAGED_TABLES)
 # AWS ("Loading data files"): files of about equal size, 1 MB to 1 GB after compression, their
 # number a multiple of the cluster's slices, so every slice loads its share in parallel.
 # https://docs.aws.amazon.com/redshift/latest/dg/c_best-practices-use-multiple-files.html
@@ -90,8 +90,8 @@ def scratch_warehouse() -> Iterator[DuckDBSession]:
         target = WarehouseTarget(path=str(Path(directory) / "staging.duckdb"))
         with open_session(target) as scratch:
             with scratch.transaction():
-                for name in SCRATCH_DDL:
-                    scratch.run(name)
+                for statement in ddl_for(SCRATCH_TABLES):
+                    scratch.run(statement.name, **statement.variables)
             yield scratch
 
 

@@ -2,7 +2,7 @@
 -- in pieces cut at line ends, each with its first line's number), or per line or file the
 -- reader could not decode, with its JSON type (NULL: not one valid JSON value). CRLF and CR end
 -- lines like LF; blank lines are not records; a BOM opening a line (files concatenated) is
--- dropped. staging/parsed reads it; a piece with a line that is not one JSON value is then cut
+-- dropped. parse/parsed reads it; a piece with a line that is not one JSON value is then cut
 -- again as a stream of values (tasks/json_stream.py: pretty-printed or back-to-back objects).
 with files as (
     -- the replaces copy the whole file: only files with a CR or a BOM need them

@@ -1,5 +1,5 @@
 -- records_from_split: the values the stream cut found in the pieces registered as
--- split_records, each with the line it starts on, as staging/parsed reads records.
+-- split_records, each with the line it starts on, as parse/parsed reads records.
 select
     source_file,
     first_line,

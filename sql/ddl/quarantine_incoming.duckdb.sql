@@ -1,3 +1,0 @@
--- quarantine_incoming: as the Redshift file, with the same columns (DuckDB has no CREATE TABLE … LIKE).
-create table if not exists sparkify_staging.quarantine_incoming as
-select * from sparkify_staging.quarantine where 1 = 0

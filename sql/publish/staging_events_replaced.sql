@@ -1,5 +1,0 @@
--- staging events: drop the rows of every file this run replaces.
-delete from sparkify_staging.events
-where source_file in (
-    select source_file from sparkify_staging.incoming_files where kind = 'events'
-)

@@ -1,5 +1,0 @@
--- staging songs: drop the rows of every file this run replaces.
-delete from sparkify_staging.songs
-where source_file in (
-    select source_file from sparkify_staging.incoming_files where kind = 'songs'
-)

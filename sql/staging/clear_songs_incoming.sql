@@ -1,2 +1,0 @@
--- songs_incoming: emptied before staging (so a retried task starts clean) and after publishing.
-delete from sparkify_staging.songs_incoming
