@@ -16,7 +16,6 @@ from tasks.common.retry import WAREHOUSE_TASK
 from tasks.common.run_spec import RunSpec
 from tasks.common.sql_files import render, transpile
 from tasks.model.tables import BUILD_SCHEMA, MARTS
-from tasks.scope import scoped_mart
 from tasks.warehouse.base import quote_table
 from tasks.warehouse.connect import connect
 
@@ -28,7 +27,7 @@ from tasks.warehouse.connect import connect
 )
 def build_table(run: RunSpec, table: str) -> BuildResult:
     """Build `sparkify_build.<table>` from sql/marts/<table>.sql: every row on a full load, the
-    changed keys' rows on a daily run (`tasks.scope`)."""
+    changed keys' rows on a daily run (the mart's `is_incremental` branch; `tasks.scope`)."""
     if table not in MARTS:
         raise ValueError(f"unknown table {table!r}; expected one of {', '.join(MARTS)}")
     started = time.perf_counter()
@@ -42,7 +41,8 @@ def build_table(run: RunSpec, table: str) -> BuildResult:
 
 def build_statements(table: str, dialect: str, incremental: bool) -> list[tuple[str, str]]:
     """(label, SQL) of one build, in order: the build table recreated empty with the published
-    table's shape, then filled from the mart's SELECT.
+    table's shape, then filled from the mart's SELECT, rendered for a daily run when
+    `incremental` (the mart itself says what that run reads).
 
     On Redshift `CREATE TABLE … (LIKE published)` keeps the distribution style, sort key and NOT
     NULL columns (AWS, CREATE TABLE:
@@ -50,7 +50,7 @@ def build_statements(table: str, dialect: str, incremental: bool) -> list[tuple[
     `CREATE TABLE AS … WHERE 1 = 0` would lose; DuckDB has no LIKE and no layout to keep.
     """
     published, build = quote_table(table), quote_table(f"{BUILD_SCHEMA}.{table}")
-    select = scoped_mart(table, dialect) if incremental else render(f"marts/{table}", dialect)
+    select = render(f"marts/{table}", dialect, is_incremental=incremental)
     if dialect == "duckdb":
         create = f"create table {build} as select * from {published} where 1 = 0"
     else:  # the rig's translation keeps the byte-width checks on the copy (tasks.common.sql_files)

@@ -7,7 +7,6 @@ from prefect import task
 from tasks.common.retry import WAREHOUSE_TASK
 from tasks.common.run_spec import RunSpec
 from tasks.model.ddl import ADDED_COLUMNS, DDL
-from tasks.scope import plays_at_changed_times_view
 from tasks.warehouse.base import Session
 from tasks.warehouse.connect import connect
 
@@ -23,8 +22,6 @@ def create_schema(run: RunSpec) -> None:
         _add_missing_columns(wh)
         for name in DDL:
             wh.run(name)
-        view = plays_at_changed_times_view(run.warehouse.dialect)
-        wh.execute(view, label="plays_next_at_changed_times")
 
 
 def _add_missing_columns(wh: Session) -> None:

@@ -1,9 +1,11 @@
-"""Every statement under sql/ parses in the dialect it is written in and renders for DuckDB;
-the PostgreSQL rig's render enforces what Redshift enforces (no keys, widths in bytes)."""
+"""Every statement under sql/ parses in the dialect it is written in and renders for DuckDB, in
+every form the ETL renders its template (full load and daily run); the PostgreSQL rig's render
+enforces what Redshift enforces (no keys, widths in bytes)."""
 
 from datetime import datetime
 
 import duckdb
+import jinja2
 import pytest
 import redshift_connector
 import sqlglot
@@ -24,6 +26,7 @@ from tasks.records.sql import render_staging
 from tasks.warehouse.connect import connect
 from tasks.warehouse.redshift_lock import LOCK_TABLE_DDL
 from tasks.warehouse.target import WarehouseTarget
+from tests.helpers import renders
 from tests.redshift_rig import reset_rig_warehouse, rig_env
 
 ALL_FILES = sorted(SQL_ROOT.rglob("*.sql"))
@@ -31,9 +34,13 @@ ALL_FILES = sorted(SQL_ROOT.rglob("*.sql"))
 
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.relative_to(SQL_ROOT).as_posix())
 def test_file_is_one_statement_in_its_dialect(path) -> None:
-    dialect = "duckdb" if path.name.endswith(".duckdb.sql") else "redshift"
-    statements = [s for s in sqlglot.parse(path.read_text(), read=dialect) if s is not None]
-    assert len(statements) == 1
+    """Each form of the file's template, as written (a `.duckdb.sql` override is its own
+    dialect's, every other file Redshift's)."""
+    rel = path.relative_to(SQL_ROOT).as_posix().removesuffix(".sql")
+    dialect = "duckdb" if rel.endswith(".duckdb") else "redshift"
+    for text in renders(rel.removesuffix(".duckdb"), dialect):
+        statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
+        assert len(statements) == 1
 
 
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.relative_to(SQL_ROOT).as_posix())
@@ -43,14 +50,20 @@ def test_file_opens_with_a_comment_saying_what_it_builds(path) -> None:
 
 @pytest.mark.parametrize("name", statement_names())
 def test_every_statement_renders_for_duckdb(name: str) -> None:
-    rendered = render(name, "duckdb")
-    assert sqlglot.parse_one(rendered, read="duckdb") is not None
+    for rendered in renders(name, "duckdb"):
+        assert sqlglot.parse_one(rendered, read="duckdb") is not None
 
 
 def test_redshift_files_are_used_as_written_for_redshift() -> None:
-    path, transpile = sql_path("marts/users", "redshift")
-    assert path.name == "users.sql" and not transpile
-    assert render("marts/users", "redshift") == path.read_text()
+    path, transpile = sql_path("scope/changed_users", "redshift")
+    assert path.name == "changed_users.sql" and not transpile
+    assert render("scope/changed_users", "redshift") == path.read_text()
+
+
+@pytest.mark.parametrize("name", ["marts/users", "marts/time", "checks/relationship"])
+def test_a_template_variable_left_out_is_an_error_not_an_empty_string(name: str) -> None:
+    with pytest.raises(jinja2.UndefinedError):
+        render(name, "redshift")
 
 
 def test_engine_override_wins_over_the_default() -> None:
