@@ -44,6 +44,7 @@ run: $(INSTALLED)
 test: $(INSTALLED)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 # The inner loop (under 2 minutes on a 2-core machine): everything but the runs through a

@@ -16,7 +16,6 @@ from tasks.common.retry import WAREHOUSE_TASK
 from tasks.common.run_spec import RunSpec
 from tasks.common.sql_files import render
 from tasks.model.tables import BUILD_SCHEMA, MARTS
-from tasks.scope import scoped_mart
 from tasks.warehouse.base import Adapter, quote_table
 from tasks.warehouse.connect import adapter_for, connect
 
@@ -28,7 +27,7 @@ from tasks.warehouse.connect import adapter_for, connect
 )
 def build_table(run: RunSpec, table: str) -> BuildResult:
     """Build `sparkify_build.<table>` from sql/marts/<table>.sql: every row on a full load, the
-    changed keys' rows on a daily run (`tasks.scope`)."""
+    changed keys' rows on a daily run (the mart's `is_incremental` branch; `tasks.scope`)."""
     if table not in MARTS:
         raise ValueError(f"unknown table {table!r}; expected one of {', '.join(MARTS)}")
     started = time.perf_counter()
@@ -42,10 +41,11 @@ def build_table(run: RunSpec, table: str) -> BuildResult:
 
 def build_statements(table: str, adapter: Adapter, incremental: bool) -> list[tuple[str, str]]:
     """(label, SQL) of one build, in order: the build table recreated empty with the published
-    table's shape and layout (`Adapter.create_like`), then filled from the mart's SELECT."""
+    table's shape and layout (`Adapter.create_like`), then filled from the mart's SELECT,
+    rendered for a daily run when `incremental` (the mart itself says what that run reads)."""
     dialect = adapter.dialect
     published, build = quote_table(table), quote_table(f"{BUILD_SCHEMA}.{table}")
-    select = scoped_mart(table, dialect) if incremental else render(f"marts/{table}", dialect)
+    select = render(f"marts/{table}", dialect, is_incremental=incremental)
     return [
         (f"drop build {table}", f"drop table if exists {build}"),
         (f"create build {table}", adapter.create_like(build, published)),

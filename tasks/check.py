@@ -2,12 +2,14 @@
 
 A check is a query that returns the offending rows: zero rows pass. Column checks are compiled
 from the pandera contracts in `tasks.model.contracts` (not-null, unique, allowed values, patterns,
-ranges, lengths); referential checks are the files under sql/checks/, named
-`<table>__<check>.sql`. Every result carries its table, check, failing row count and a sample.
+ranges, lengths), foreign keys from its `RELATIONSHIPS` into sql/checks/relationship.sql; any
+other check is a file under sql/checks/ named `<table>__<check>.sql`. Every result carries its
+table, check, failing row count and a sample.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import pandera.pandas as pa
@@ -19,9 +21,8 @@ from tasks.common.results import Check, CheckResult
 from tasks.common.retry import WAREHOUSE_TASK
 from tasks.common.run_spec import RunSpec
 from tasks.common.sql_files import render, sql_path, statement_names
-from tasks.model.contracts import CONTRACTS
+from tasks.model.contracts import CONTRACTS, RELATIONSHIPS, Relationship
 from tasks.model.tables import BUILD_SCHEMA
-from tasks.scope import next_state, replace_relations
 from tasks.warehouse.base import Session
 from tasks.warehouse.connect import adapter_for, connect
 
@@ -58,22 +59,29 @@ def column_checks(table: str, model: type[pa.DataFrameModel], dialect: str) -> l
 
 
 def sql_checks(table: str, dialect: str, incremental: bool = False) -> list[Check]:
-    """The hand-written checks under sql/checks/ that belong to `table`.
+    """The SQL checks of `table`: its declared relationships and its files under sql/checks/,
+    by name.
 
     On a daily run the build holds only the changed keys' rows, so a lookup into another
-    table looks into that table's next state (unchanged published rows + rebuilt rows).
+    table looks into that table's next state (unchanged published rows + rebuilt rows): the
+    checks' `next_state` macro, rendered with `is_incremental`.
     """
-    names = statement_names(f"checks/{table}__")
-    lookups = {
-        f"{BUILD_SCHEMA}.{other}": next_state(other) for other in CONTRACTS if other != table
-    }
-    checks = []
-    for name in names:
-        sql = render(name, dialect)
-        if incremental:
-            sql = replace_relations(sql, dialect, lookups)
+    checks = [
+        relationship_check(relationship, dialect, incremental)
+        for relationship in RELATIONSHIPS
+        if relationship.child == table
+    ]
+    for name in statement_names(f"checks/{table}__"):
+        sql = render(name, dialect, is_incremental=incremental)
         checks.append(Check(table, name.split("__", 1)[1], sql, _header(name)))
-    return checks
+    return sorted(checks, key=lambda check: check.name)
+
+
+def relationship_check(relationship: Relationship, dialect: str, incremental: bool) -> Check:
+    """One declared foreign key as a check: sql/checks/relationship.sql filled from the
+    declaration, whose names come from the closed `RELATIONSHIPS`, never from input."""
+    sql = render("checks/relationship", dialect, is_incremental=incremental, **asdict(relationship))
+    return Check(relationship.child, relationship.name, sql, relationship.rule)
 
 
 def table_checks(table: str, dialect: str, incremental: bool = False) -> list[Check]:
@@ -112,7 +120,7 @@ def enforce(results: list[CheckResult]) -> None:
         raise QualityCheckFailed(f"{len(failed)} quality check(s) failed: {details}")
 
 
-def _violation(col: exp.Column, rule: str, stats: dict[str, Any]) -> exp.Expression:
+def _violation(col: exp.Column, rule: str, stats: dict[str, Any]) -> Any:  # a condition
     """The condition a row meets when it breaks one pandera check (NULLs never break one)."""
     c = col.copy()
     if rule == "isin":
@@ -133,7 +141,7 @@ def _violation(col: exp.Column, rule: str, stats: dict[str, Any]) -> exp.Express
         return exp.or_(low, high)
     if rule == "str_length":
         length = exp.Length(this=c)
-        bounds = []
+        bounds: list[exp.Expression] = []
         if stats.get("min_value") is not None:
             bounds.append(length < _number(stats["min_value"]))
         if stats.get("max_value") is not None:
@@ -170,5 +178,5 @@ def _header(name: str) -> str:
     return first.removeprefix("--").split(":", 1)[0].strip()
 
 
-def _number(value: float) -> exp.Literal:
+def _number(value: float) -> exp.Expression:
     return exp.Literal.number(value)

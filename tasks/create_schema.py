@@ -7,7 +7,6 @@ from prefect import task
 from tasks.common.retry import WAREHOUSE_TASK
 from tasks.common.run_spec import RunSpec
 from tasks.model.ddl import ADDED_COLUMNS, ddl_statements
-from tasks.scope import plays_at_changed_times_view
 from tasks.warehouse.base import Session
 from tasks.warehouse.connect import connect
 
@@ -22,9 +21,7 @@ def create_schema(run: RunSpec) -> None:
     with connect(run.warehouse) as wh, wh.transaction():
         _add_missing_columns(wh)
         for statement in ddl_statements():  # each after what it needs, read from the files
-            wh.run(statement.name, **statement.variables)
-        view = plays_at_changed_times_view(wh.dialect)
-        wh.execute(view, label="plays_next_at_changed_times")
+            wh.run(statement.name, None, **statement.variables)
 
 
 def _add_missing_columns(wh: Session) -> None:

@@ -13,6 +13,7 @@ from prefect import task
 from tasks.common.results import PublishResult, StageResult
 from tasks.common.retry import WAREHOUSE_TASK
 from tasks.common.run_spec import RunSpec
+from tasks.common.sql_files import render
 from tasks.model.tables import (
     BUILD_SCHEMA,
     BY_KIND_INCOMING,
@@ -21,7 +22,6 @@ from tasks.model.tables import (
     KINDS,
     MARTS,
 )
-from tasks.scope import delete_changed
 from tasks.warehouse.base import Session, quote_table
 from tasks.warehouse.connect import adapter_for, connect
 
@@ -72,12 +72,12 @@ def _publish_staging(wh: Session) -> None:
 
 
 def _replace(wh: Session, table: str, incremental: bool) -> None:
-    # DELETE, not TRUNCATE: Redshift's TRUNCATE commits the open transaction.
+    """Swap one mart's build in: delete the rows it replaces (all of them, or on a daily run
+    the changed keys', as the build holds exactly those), then insert it. DELETE, not
+    TRUNCATE: Redshift's TRUNCATE commits the open transaction."""
     published, build = quote_table(table), quote_table(f"{BUILD_SCHEMA}.{table}")
-    if incremental:
-        delete_changed(wh, table)  # the build holds exactly the changed keys' rows
-    else:
-        wh.execute(f"delete from {published}", label=f"publish {table}: delete")
+    delete = render("publish/mart_replaced", wh.dialect, table=table, is_incremental=incremental)
+    wh.execute(delete, label=f"publish {table}: delete" + (" changed" if incremental else ""))
     wh.execute(f"insert into {published} select * from {build}", label=f"publish {table}: insert")
 
 

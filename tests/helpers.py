@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import duckdb
+
+from tasks.common.sql_files import render, variants
+from tasks.model.contracts import RELATIONSHIPS
 
 MARTS = ("songplays", "users", "songs", "artists", "time")
 
@@ -42,3 +47,20 @@ def write_log(lake: Path, day: str, lines: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def template_contexts(name: str) -> list[dict[str, Any]]:
+    """Every context the ETL renders the SQL file `name` with: a full load's and a daily run's
+    (`is_incremental`), and for the two files filled per table or per declared relationship,
+    each of those. A file wanting any other variable fails to render (StrictUndefined)."""
+    modes: list[dict[str, Any]] = [{"is_incremental": False}, {"is_incremental": True}]
+    bases: list[dict[str, Any]] = variants(name)  # each value of its closed-set table names
+    if name == "checks/relationship":
+        bases = [asdict(r) for r in RELATIONSHIPS]
+    return [{**base, **mode} for base in bases for mode in modes]
+
+
+def renders(name: str, dialect: str) -> list[str]:
+    """The distinct statements the SQL file `name` renders to in `dialect`, over every context
+    the ETL gives it."""
+    return list(dict.fromkeys(render(name, dialect, **c) for c in template_contexts(name)))

@@ -1,7 +1,11 @@
-"""The SQL checks compiled from the pandera contracts agree with pandera itself."""
+"""The SQL checks compiled from the pandera contracts agree with pandera itself; the declared
+foreign keys each catch a row naming no parent, on a full load and a daily run."""
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -10,9 +14,9 @@ import pandera.errors
 import pytest
 
 from tasks.build import build_table
-from tasks.check import check_table, column_checks, enforce, run_check
+from tasks.check import check_table, column_checks, enforce, run_check, sql_checks
 from tasks.common.errors import QualityCheckFailed
-from tasks.model.contracts import CONTRACTS
+from tasks.model.contracts import CONTRACTS, RELATIONSHIPS
 from tasks.model.tables import MARTS
 from tasks.stage import stage_events, stage_songs
 from tasks.warehouse.connect import connect
@@ -114,3 +118,116 @@ def test_referential_checks_find_orphans_and_enforce_names_them(built) -> None:
     finally:
         with connect(built.warehouse) as wh:
             wh.execute("update sparkify_build.songplays set user_id = '2' where user_id = 'ghost'")
+
+
+# --- foreign keys declared as data ----------------------------------------------------------
+
+# Each foreign key of the star schema, stated here from what the tables mean (not read from
+# RELATIONSHIPS): (child, column, parent, a value naming no parent row, whether NULL passes: a
+# play that matched no song has NULL ids; a song always has an artist).
+FOREIGN_KEYS = [
+    ("songplays", "user_id", "users", "ghost", True),
+    ("songplays", "start_time", "time", datetime(1969, 7, 20, 20, 17), True),
+    ("songplays", "song_id", "songs", "SOGHOST", True),
+    ("songplays", "artist_id", "artists", "ARGHOST", True),
+    ("songs", "artist_id", "artists", "ARGHOST", False),
+]
+
+
+@pytest.fixture
+def scratch(built, tmp_path):
+    """A copy of the built warehouse to break."""
+    path = tmp_path / "scratch.duckdb"
+    shutil.copy(built.warehouse.path, path)
+    return replace(built, warehouse=type(built.warehouse)(path=str(path)))
+
+
+def _set_on_a_copied_row(run, child: str, column: str, value: object) -> None:
+    """Add one row to the built child: a copy of a row (for songplays, of an unmatched play, so
+    no song/artist agreement check sees it) with `column` set to `value`."""
+    unmatched = "where song_id is null" if child == "songplays" else ""
+    with connect(run.warehouse) as wh:
+        wh.execute(f"create temp table copied as select * from sparkify_build.{child} {unmatched}")
+        assert wh.count("copied") > 0
+        wh.execute(f"update copied set {column} = $value", {"value": value})
+        wh.execute(f"insert into sparkify_build.{child} select * from copied limit 1")
+
+
+def _failing(run, table: str, incremental: bool = False) -> dict[str, int]:
+    with connect(run.warehouse) as wh:
+        results = [run_check(wh, c) for c in sql_checks(table, "duckdb", incremental)]
+    return {r.check: r.failing_rows for r in results if not r.passed}
+
+
+@pytest.mark.parametrize(("child", "column", "parent", "orphan", "null_passes"), FOREIGN_KEYS)
+def test_each_foreign_key_fails_on_a_row_naming_no_parent_only(
+    scratch, child, column, parent, orphan, null_passes
+) -> None:
+    assert _failing(scratch, child) == {}
+    _set_on_a_copied_row(scratch, child, column, orphan)
+    assert _failing(scratch, child) == {f"{column}_in_{parent}": 1}
+
+
+@pytest.mark.parametrize(("child", "column", "parent", "orphan", "null_passes"), FOREIGN_KEYS)
+def test_a_null_foreign_key_passes_only_where_declared(
+    scratch, child, column, parent, orphan, null_passes
+) -> None:
+    _set_on_a_copied_row(scratch, child, column, None)
+    assert _failing(scratch, child) == ({} if null_passes else {f"{column}_in_{parent}": 1})
+
+
+def test_each_foreign_key_check_is_named_and_worded_after_its_key() -> None:
+    checks = {(c.table, c.name): c.rule for t in MARTS for c in sql_checks(t, "duckdb")}
+    for child, column, parent, _, _ in FOREIGN_KEYS:
+        assert checks[(child, f"{column}_in_{parent}")] == f"{child}.{column} exists in {parent}"
+
+
+def test_every_column_holding_another_tables_key_is_a_declared_relationship() -> None:
+    """A declaration dropped from RELATIONSHIPS (or a new key column left undeclared) fails here:
+    every column named like another table's unique key must reference that table."""
+    keys = {
+        table: name
+        for table, model in CONTRACTS.items()
+        for name, column in model.to_schema().columns.items()
+        if column.unique
+    }
+    expected = {
+        (child, column, parent, column)
+        for child, model in CONTRACTS.items()
+        for column in model.to_schema().columns
+        for parent, key in keys.items()
+        if parent != child and key == column
+    }
+    declared = {(r.child, r.column, r.parent, r.parent_column) for r in RELATIONSHIPS}
+    assert declared == expected
+    assert expected == {(child, col, parent, col) for child, col, parent, _, _ in FOREIGN_KEYS}
+
+
+def test_a_daily_runs_foreign_key_looks_the_parent_up_in_its_next_state(scratch) -> None:
+    """The daily build holds only the rebuilt users: a play's user is found among the published
+    users whose key did not change, or else among the rebuilt ones."""
+    with connect(scratch.warehouse) as wh:
+        wh.execute("insert into users select * from sparkify_build.users")  # published
+        wh.execute("delete from sparkify_build.users")  # nothing rebuilt
+        (user, plays), *_ = wh.query(
+            "select user_id, count(*) from sparkify_build.songplays group by user_id"
+        )
+    assert _failing(scratch, "songplays", incremental=True) == {}
+    everyone = {
+        "user_id_in_users": _count(scratch, "select count(*) from sparkify_build.songplays")
+    }
+    assert _failing(scratch, "songplays", incremental=False) == everyone  # a full load's lookup
+
+    with connect(scratch.warehouse) as wh:
+        wh.execute("insert into sparkify_staging.changed_users values ($u)", {"u": user})
+    assert _failing(scratch, "songplays", incremental=True) == {"user_id_in_users": plays}
+
+    with connect(scratch.warehouse) as wh:
+        wh.execute("insert into sparkify_build.users select * from users where user_id = $u",
+                   {"u": user})  # fmt: skip
+    assert _failing(scratch, "songplays", incremental=True) == {}
+
+
+def _count(run, sql: str) -> int:
+    with connect(run.warehouse) as wh:
+        return int(wh.scalar(sql))

@@ -48,7 +48,7 @@ from tasks.common.errors import WarehouseError, first_line
 from tasks.common.results import StageResult
 from tasks.common.retry import is_transient
 from tasks.common.run_spec import RunSpec
-from tasks.common.sql_files import SqlFileNotFound, render, sql_path, statement_names
+from tasks.common.sql_files import SqlFileNotFound, sql_path, statement_names
 from tasks.create_schema import create_schema
 from tasks.lake.files import LakeSource
 from tasks.model.tables import MARTS
@@ -63,7 +63,7 @@ from tasks.warehouse.redshift.lock import LOCK_TABLE, LOCK_TABLE_DDL, MAX_LOCK_H
 from tasks.warehouse.target import WarehouseTarget
 from tests.conftest import UDACITY_SAMPLE
 from tests.factories import make_dirty
-from tests.helpers import assert_tables_equal, published_tables, query
+from tests.helpers import assert_tables_equal, published_tables, query, renders
 from tests.reference import star_schema
 
 ENV = os.environ
@@ -220,15 +220,16 @@ def _sent_by(module: Any, task: Callable[[], object]) -> list[tuple[str, str]]:
 
 
 def sql_file_statements() -> list[tuple[str, str]]:
-    """(name, SQL) of every file under sql/ with a Redshift render; DuckDB-only files (the
-    worker's parsing and macros) raise SqlFileNotFound for redshift and are left out."""
+    """(name, SQL) of every file under sql/ with a Redshift render, in each form its template
+    takes; DuckDB-only files (the worker's parsing and macros) raise SqlFileNotFound for
+    redshift and are left out."""
     statements = []
     for name in statement_names():
         try:
             sql_path(name, "redshift")
         except SqlFileNotFound:
             continue
-        statements.append((name, render(name, "redshift")))
+        statements += [(name, sql) for sql in renders(name, "redshift")]
     return statements
 
 

@@ -1,10 +1,12 @@
-"""Every statement under sql/ parses in the dialect it is written in and renders for DuckDB;
-the PostgreSQL rig's render enforces what Redshift enforces (no keys, widths in bytes)."""
+"""Every statement under sql/ parses in the dialect it is written in and renders for DuckDB, in
+every form the ETL renders its template (full load and daily run); the PostgreSQL rig's render
+enforces what Redshift enforces (no keys, widths in bytes)."""
 
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import jinja2
 import pytest
 import redshift_connector
 import sqlglot
@@ -27,6 +29,7 @@ from tasks.records.fields import FIELDS
 from tasks.records.sql import render_staging
 from tasks.warehouse.connect import connect
 from tasks.warehouse.target import WarehouseTarget
+from tests.helpers import renders
 from tests.redshift_rig import reset_rig_warehouse, rig_env
 
 ALL_FILES = sorted(SQL_ROOT.rglob("*.sql"))
@@ -48,17 +51,15 @@ FILE_VARIANTS = [(path, context) for path in ALL_FILES for context in variants(_
 STATEMENT_VARIANTS = [(name, context) for name in statement_names() for context in variants(name)]
 
 
-@pytest.mark.parametrize(
-    ("path", "context"),
-    FILE_VARIANTS,
-    ids=[_variant_id(p.relative_to(SQL_ROOT).as_posix(), c) for p, c in FILE_VARIANTS],
-)
-def test_file_is_one_statement_in_its_dialect(path: Path, context: dict[str, str]) -> None:
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.relative_to(SQL_ROOT).as_posix())
+def test_file_is_one_statement_in_its_dialect(path: Path) -> None:
+    """In every form its template takes (`tests.helpers.template_contexts`), in the dialect
+    it is written in (a `.duckdb.sql` override is DuckDB's, every other file Redshift's)."""
     name, dialect = _defines(path)
     assert sql_path(name, dialect)[0] == path
-    text = render(name, dialect, **context)
-    statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
-    assert len(statements) == 1
+    for text in renders(name, dialect):
+        statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
+        assert len(statements) == 1
 
 
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.relative_to(SQL_ROOT).as_posix())
@@ -66,18 +67,18 @@ def test_file_opens_with_a_comment_saying_what_it_builds(path) -> None:
     assert path.read_text().startswith("-- ")
 
 
-@pytest.mark.parametrize(
-    ("name", "context"), STATEMENT_VARIANTS, ids=[_variant_id(*v) for v in STATEMENT_VARIANTS]
-)
-def test_every_statement_renders_for_duckdb(name: str, context: dict[str, str]) -> None:
-    rendered = render(name, "duckdb", **context)
-    assert sqlglot.parse_one(rendered, read="duckdb") is not None
+@pytest.mark.parametrize("name", statement_names())
+def test_every_statement_renders_for_duckdb(name: str) -> None:
+    for rendered in renders(name, "duckdb"):
+        assert sqlglot.parse_one(rendered, read="duckdb") is not None
 
 
 def test_every_template_variable_belongs_to_a_statement_and_names_its_tables() -> None:
     assert set(TEMPLATE_VARIABLES) <= set(statement_names())
     for name in TEMPLATE_VARIABLES:
-        rendered = {render(name, "redshift", **context) for context in variants(name)}
+        rendered = {
+            render(name, "redshift", **context, is_incremental=False) for context in variants(name)
+        }
         assert len(rendered) == len(variants(name)) > 1  # each value makes its own statement
 
 
@@ -91,9 +92,15 @@ def test_a_table_variable_takes_only_a_name_from_its_closed_set() -> None:
 
 
 def test_redshift_files_are_used_as_written_for_redshift() -> None:
-    path, transpile = sql_path("marts/users", "redshift")
-    assert path.name == "users.sql" and not transpile
-    assert render("marts/users", "redshift") == path.read_text()
+    path, transpile = sql_path("scope/changed_users", "redshift")
+    assert path.name == "changed_users.sql" and not transpile
+    assert render("scope/changed_users", "redshift") == path.read_text()
+
+
+@pytest.mark.parametrize("name", ["marts/users", "marts/time", "checks/relationship"])
+def test_a_template_variable_left_out_is_an_error_not_an_empty_string(name: str) -> None:
+    with pytest.raises(jinja2.UndefinedError):
+        render(name, "redshift")
 
 
 def test_engine_override_wins_over_the_default() -> None:

@@ -1,9 +1,13 @@
 -- plays_next: one row per distinct NextSong event of a logged-in user (non-empty user_id), with the
--- deterministic songplay_id and start_time that songplays and time both build on. The same event
--- read twice (a duplicated line or file) is one play: the first copy by file and line wins.
-create or replace view sparkify_staging.plays_next as
+-- deterministic songplay_id and start_time that songplays and time both build on (each includes
+-- this query as its plays). The same event read twice (a duplicated line or file) is one play:
+-- the first copy by file and line wins. A daily run reads only the events at the instants it
+-- rebuilds; a play's id hashes its instant, so they hold every copy of each of those plays.
 with events as (
     select * from sparkify_staging.events_next
+    {%- if is_incremental %}
+    where ts in (select ts from sparkify_staging.changed_play_times)
+    {%- endif %}
 ),
 
 plays as (

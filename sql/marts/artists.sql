@@ -1,6 +1,7 @@
 -- artists: one row per artist_id. Song files disagree about artists, so each attribute has a
 -- fixed rule: name from the artist's first song by song_id; location from the first song (by
 -- song_id) with a non-empty one; latitude and longitude together from the first song with both.
+-- A daily run rebuilds the artists with a changed song file, each from all of their songs.
 with staged_songs as (
     select
         artist_id,
@@ -12,6 +13,9 @@ with staged_songs as (
         artist_latitude,
         artist_longitude
     from sparkify_staging.songs_next
+    {%- if is_incremental %}
+    where artist_id in (select artist_id from sparkify_staging.changed_artists)
+    {%- endif %}
 ),
 
 named as (

@@ -2,9 +2,11 @@
 -- the songs table keeps it: the first file per song_id) whose title and artist name equal the
 -- play's and whose duration is within 1 ms of its length, compared in whole microseconds so
 -- binary floating point cannot miss an exact 1 ms; if several match, the smallest song_id
--- wins; a play that matches none keeps NULL ids.
+-- wins; a play that matches none keeps NULL ids. A daily run rebuilds the plays at changed
+-- instants: plays_next, included here, then reads only the events at those instants
+-- (sparkify_staging.changed_play_times); they are matched against every song.
 with plays as (
-    select * from sparkify_staging.plays_next
+    {% include "intermediate/plays_next.sql" %}
 ),
 
 staged_songs as (

@@ -1,6 +1,8 @@
 -- time: one row per distinct songplays start_time; week is the ISO week, weekday 0 = Sunday.
+-- A daily run rebuilds the instants of changed plays: plays_next, included here, then reads only
+-- the events at those instants (sparkify_staging.changed_play_times).
 with plays as (
-    select * from sparkify_staging.plays_next
+    {% include "intermediate/plays_next.sql" %}
 ),
 
 instants as (

@@ -1,7 +1,11 @@
 -- users: one row per non-empty user_id seen on any page; every attribute, level included, comes
--- from the user's most recent event by ts (ties broken by session, item, file and line).
+-- from the user's most recent event by ts (ties broken by session, item, file and line). A daily
+-- run rebuilds the users with a changed event, each from all of their events.
 with events as (
     select * from sparkify_staging.events_next
+    {%- if is_incremental %}
+    where user_id in (select user_id from sparkify_staging.changed_users)
+    {%- endif %}
 ),
 
 ranked as (

@@ -9,10 +9,14 @@ every record: ids are non-empty text of at most their column's bytes (not a Mill
 regex: real catalogues hold other ids), gender any short text, a year unknown or 1000-2100.
 A record staging accepts therefore meets every column rule here (characters never outnumber
 bytes); a failing check means a transform is wrong, not the lake.
+
+The foreign keys between the tables are declared beside them, as data (`RELATIONSHIPS`, dbt's
+`relationships` test): `tasks.check` compiles each into `sql/checks/relationship.sql`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -108,3 +112,36 @@ CONTRACTS: dict[str, type[pa.DataFrameModel]] = {
     "time": Time,
     "songplays": Songplays,
 }
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """`child.column` references `parent.parent_column`: every value names a parent row. A NULL
+    passes when `null_passes` (a play that matched no song has no song_id); otherwise it fails
+    too, as a value that names no row."""
+
+    child: str
+    column: str
+    parent: str
+    parent_column: str
+    null_passes: bool = True
+
+    @property
+    def name(self) -> str:
+        """The check's name in results and artifacts, e.g. `user_id_in_users`."""
+        return f"{self.column}_in_{self.parent}"
+
+    @property
+    def rule(self) -> str:
+        """What the check requires, in words, for the quality-checks artifact."""
+        return f"{self.child}.{self.column} exists in {self.parent}"
+
+
+# Every foreign key of the star schema; names come from this closed set, never from input.
+RELATIONSHIPS = (
+    Relationship("songplays", "user_id", "users", "user_id"),
+    Relationship("songplays", "start_time", "time", "start_time"),
+    Relationship("songplays", "song_id", "songs", "song_id"),
+    Relationship("songplays", "artist_id", "artists", "artist_id"),
+    Relationship("songs", "artist_id", "artists", "artist_id", null_passes=False),
+)

@@ -15,7 +15,7 @@ import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 import sqlglot
 from sqlglot import exp
@@ -103,7 +103,8 @@ def _derived() -> tuple[DdlStatement, ...]:
             statements += [read_statement(name, context) for context in variants(name)]
     for name in statement_names("intermediate/"):  # the views; a plain query is a marts' part
         for context in variants(name):
-            tree = sqlglot.parse_one(render(name, SOURCE_DIALECT, **context), read=SOURCE_DIALECT)
+            text = render(name, SOURCE_DIALECT, **context, is_incremental=False)
+            tree = sqlglot.parse_one(text, read=SOURCE_DIALECT)
             if isinstance(tree, exp.Create) and tree.kind == "VIEW":
                 statements.append(read_statement(name, context))
     return order(statements)
@@ -129,7 +130,8 @@ def statement_from_sql(
     created: set[tuple[Kind, Ref]] = set()
     needs: set[Ref] = set()
     for dialect, text in texts.items():
-        kind, creates, needed = _read(sqlglot.parse_one(text, read=dialect), name)
+        tree: Any = sqlglot.parse_one(text, read=dialect)
+        kind, creates, needed = _read(tree, name)
         created.add((kind, creates))
         needs |= needed
     if len(created) != 1:

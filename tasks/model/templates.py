@@ -9,7 +9,7 @@ every value. Values the statement compares or inserts stay bound parameters. A l
 
 from __future__ import annotations
 
-from tasks.model.tables import BY_KIND_INCOMING, BY_KIND_PUBLISHED, INCOMING, KINDS
+from tasks.model.tables import BY_KIND_INCOMING, BY_KIND_PUBLISHED, INCOMING, KINDS, MARTS
 
 # statement name: {template variable: the identifiers it may be}
 TEMPLATE_VARIABLES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -21,4 +21,5 @@ TEMPLATE_VARIABLES: dict[str, dict[str, tuple[str, ...]]] = {
     "publish/staging_replaced": {"kind": KINDS},
     "publish/by_kind_replaced": {"table": BY_KIND_PUBLISHED},
     "publish/incoming": {"table": INCOMING},
+    "publish/mart_replaced": {"table": MARTS},
 }

@@ -91,7 +91,7 @@ def scratch_warehouse() -> Iterator[DuckDBSession]:
         with open_session(target) as scratch:
             with scratch.transaction():
                 for statement in ddl_for(SCRATCH_TABLES):
-                    scratch.run(statement.name, **statement.variables)
+                    scratch.run(statement.name, None, **statement.variables)
             yield scratch
 
 
