@@ -6,8 +6,8 @@ from prefect import task
 
 from tasks.common.retry import WAREHOUSE_TASK
 from tasks.common.run_spec import RunSpec
-from tasks.model.ddl import ADDED_COLUMNS, ddl_statements
-from tasks.warehouse.base import Session
+from tasks.model.ddl import ADDED_COLUMNS, RETIRED_VIEWS, ddl_statements
+from tasks.warehouse.base import Session, quote_table
 from tasks.warehouse.connect import connect
 
 
@@ -20,6 +20,8 @@ def create_schema(run: RunSpec) -> None:
     """Create whatever of the warehouse is missing; existing tables and rows are untouched."""
     with connect(run.warehouse) as wh, wh.transaction():
         _add_missing_columns(wh)
+        for view in RETIRED_VIEWS:
+            wh.execute(f"drop view if exists {quote_table(view)}", label=f"drop retired {view}")
         for statement in ddl_statements():  # each after what it needs, read from the files
             wh.run(statement.name, None, **statement.variables)
 

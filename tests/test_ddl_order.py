@@ -31,6 +31,7 @@ from tasks.model.ddl import (
 from tasks.warehouse.redshift.lock import LOCK_TABLE_DDL
 from tasks.warehouse.redshift.parquet import SCRATCH_TABLES
 from tasks.warehouse.target import WarehouseTarget
+from tests.factories import prepared_run
 
 ORDER = ddl_statements()
 BY_REF = {statement.creates: statement for statement in ORDER}
@@ -266,3 +267,20 @@ def test_an_engine_override_adds_what_it_needs() -> None:
         },
     )
     assert statement.needs == {("schema", "s"), ("relation", "s.source")}
+
+
+def test_create_schema_drops_the_views_an_older_release_left(tmp_path) -> None:
+    """A warehouse built by the release before the marts said their own scope still has its
+    views over staging; create schema removes each, and no view that is still current."""
+    from tasks.model.ddl import RETIRED_VIEWS
+
+    run = prepared_run(tmp_path, tmp_path / "w.duckdb")
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        for view in RETIRED_VIEWS:
+            conn.execute(f"create view {view} as select * from sparkify_staging.events_next")
+    create_schema.fn(run)
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
+        found = conn.execute("select schema_name, view_name from duckdb_views() where not internal")
+        views = {f"{schema}.{name}" for schema, name in found.fetchall()}
+    assert views.isdisjoint(RETIRED_VIEWS)
+    assert {"sparkify_staging.events_next", "sparkify_staging.songs_next"} <= views

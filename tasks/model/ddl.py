@@ -36,6 +36,18 @@ ADDED_COLUMNS = (
     ("songs_incoming", "line_number", "integer"),
 )
 
+# Views older releases created and this one does not: dropped (dependents first) before the
+# DDL runs, so a warehouse an older release built keeps no view bound to the tables they read
+# (on Redshift such a view would block dropping or changing those tables).
+RETIRED_VIEWS = (
+    "sparkify_staging.plays_next_at_changed_times",
+    "sparkify_staging.plays_next",
+    "sparkify_staging.events_next_of_changed_users",
+    "sparkify_staging.events_next_at_changed_times",
+    "sparkify_staging.songs_next_of_changed_songs",
+    "sparkify_staging.songs_next_of_changed_artists",
+)
+
 Kind = Literal["schema", "table", "view"]
 _RANK: dict[Kind, int] = {"schema": 0, "table": 1, "view": 2}
 _KINDS: dict[str, Kind] = {"SCHEMA": "schema", "TABLE": "table", "VIEW": "view"}
