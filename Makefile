@@ -50,7 +50,7 @@ test: $(INSTALLED)
 # Prefect server (e2e), the bad-input catalogue and the lock-wait tests. `make test` runs all.
 test-fast: $(INSTALLED)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q -m "not e2e" --ignore=tests/test_bad_input.py --ignore=tests/test_warehouse_turns.py
+	$(PY) -m pytest -q -m "not e2e" --ignore=tests/warehouse/test_bad_input.py --ignore=tests/warehouse/test_warehouse_turns.py
 
 # The song-play report of the warehouse `make run` built (an HTML file that opens offline).
 report: $(INSTALLED)

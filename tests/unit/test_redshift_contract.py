@@ -57,7 +57,7 @@ from tasks.staging import StageResult, _clear_incoming, _count, _loaded_files
 from tasks.staging_redshift import cluster_slices, copy_manifests, staged_columns
 from tasks.warehouse import Session, WarehouseTarget, run_lock
 from tests.redshift_rig import reset_rig_warehouse
-from tests.test_redshift_warehouse import _built_on_rig, stage_on_rig, staging_env
+from tests.rigs.test_redshift_warehouse import _built_on_rig, stage_on_rig, staging_env
 
 # --- What AWS documents ----------------------------------------------------------------------
 
@@ -878,8 +878,9 @@ class Recorder:
 def rig_target(
     redshift_rig: Any, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> WarehouseTarget:
-    """The rig as tests/test_redshift_warehouse.py's `rig_target` sets it up: SPARKIFY_REDSHIFT_*
-    with COPY settings that put the parts on the S3 server, every schema the ETL owns dropped."""
+    """The rig as tests/rigs/test_redshift_warehouse.py's `rig_target` sets it up:
+    SPARKIFY_REDSHIFT_* with COPY settings that put the parts on the S3 server, every schema the
+    ETL owns dropped."""
     for key, value in staging_env(redshift_rig).items():
         monkeypatch.setenv(key, value)
     return reset_rig_warehouse()

@@ -53,7 +53,7 @@ from tests.s3_server import FaultyS3Proxy, upload_lake
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 BUCKET = "sparkify-faults"
 BOTO_ATTEMPTS = 3
 DROPPED_DAY = "2018-11-04"  # the previous run's lake lacks this day, so the tables differ

@@ -31,7 +31,7 @@ from tasks.staging import stage_events, stage_songs
 from tasks.warehouse import LOCK_WAIT_ENV, WarehouseTarget, connect, lock_wait_seconds, run_lock
 from tests.factories import prepared_run
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 Spawn = Callable[[str], subprocess.Popen]
 
 
