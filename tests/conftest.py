@@ -45,5 +45,6 @@ def prefect_server() -> Iterator[None]:
         yield
 
 
+from tests.holders import spawn  # noqa: E402,F401  (second processes holding a warehouse)
 from tests.redshift_rig import redshift_rig  # noqa: E402,F401  (PostgreSQL behind PgBouncer)
-from tests.s3_server import s3_endpoint  # noqa: E402,F401  (a session fixture for S3 tests)
+from tests.s3_server import s3_endpoint, s3_lake  # noqa: E402,F401  (session fixtures for S3 tests)
