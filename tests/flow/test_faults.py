@@ -383,7 +383,10 @@ def _cli(
     """`python -m flows.sparkify_etl` in its own process, on the tests' Prefect server."""
     hooks_dir.mkdir(exist_ok=True)
     (hooks_dir / "sitecustomize.py").write_text(HOOKS)
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": str(hooks_dir)}
+    # the checkout too: sitecustomize imports tasks before `-m` puts the working directory on
+    # sys.path, so without it the hooks would get whatever `tasks` the virtualenv installed
+    path = os.pathsep.join([str(hooks_dir), str(PROJECT)])
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": path}
     env.update({f"SPARKIFY_TEST_{key.upper()}": value for key, value in hook_env.items()})
     command = [sys.executable, "-m", "flows.sparkify_etl", "--source", str(lake),
                "--warehouse", str(warehouse)]  # fmt: skip

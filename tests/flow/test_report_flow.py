@@ -4,7 +4,6 @@ its charts rendered. Each analysis query's answer is checked in tests/warehouse/
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,9 +12,10 @@ import pytest
 from flows.sparkify_report import sparkify_report
 from tasks.analysis import ANALYSES, run_analysis
 from tests.factories import published_run
+from tests.tiers import find_chromium
 from tests.warehouse.test_report import END, START
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = find_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +37,7 @@ def test_the_report_flow_writes_a_self_contained_html_report(loaded, tmp_path) -
     assert f"{START:%Y-%m-%d %H:%M} to {END:%Y-%m-%d %H:%M} UTC (end excluded)" in page
     assert re.search(r"<td>\d+\.\d\d%</td>", page)  # the matched share, as a percentage
     if CHROMIUM is None:
-        pytest.skip(
-            "Chromium not installed (apt-get install chromium): charts not checked in a browser"
-        )
+        pytest.skip("Chromium not installed (make test-deps): charts not checked in a browser")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile'}",
              "--virtual-time-budget=5000"]  # fmt: skip
