@@ -65,6 +65,22 @@ def prepared_run(lake: Path, warehouse: Path, **options: Any) -> RunSpec:
     return run
 
 
+def published_run(lake: Path, warehouse: Path) -> RunSpec:
+    """A run whose lake is staged, built and published by the task functions (no Prefect
+    server): a warehouse holding the lake's tables, for tests that read one."""
+    from tasks.build import build_table
+    from tasks.model.tables import MARTS
+    from tasks.publish import publish
+    from tasks.stage import stage_events, stage_songs
+
+    run = prepared_run(lake, warehouse)
+    staged = {"events": stage_events.fn(run), "songs": stage_songs.fn(run)}
+    for table in MARTS:
+        build_table.fn(run, table)
+    publish.fn(run, staged)
+    return run
+
+
 def write_object(lake: Path, key: str, content: str | bytes) -> str:
     """Any object of the lake at `key` (lake-relative), byte for byte; returns the key."""
     path = lake / key

@@ -105,7 +105,7 @@ def unavailable_reason(pgbouncer_bin: str | None = None) -> str | None:
     """Why the rig cannot start here (one line), or None when everything it needs is installed."""
     binary = pgbouncer_bin or find_pgbouncer()
     if binary is None or not os.access(binary, os.X_OK):
-        return "pgbouncer binary not found (install it: apt-get install -y pgbouncer)"
+        return "pgbouncer binary not found (install it: make test-deps)"
     try:
         _import_pgserver()
     except ImportError as err:

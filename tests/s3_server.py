@@ -100,6 +100,14 @@ def s3_endpoint() -> Iterator[str]:
                     os.environ[key] = value
 
 
+@pytest.fixture(scope="session")
+def s3_lake(s3_endpoint: str, small_lake: Path) -> str:
+    """The small lake (tests/conftest.py) uploaded to the moto server, as an s3:// URI; tests
+    only read it."""
+    upload_lake(s3_endpoint, small_lake, "sparkify-lake", "udacity/2018")
+    return "s3://sparkify-lake/udacity/2018"
+
+
 def _credentials() -> dict[str, str]:
     return {
         "aws_access_key_id": TEST_ENV["AWS_ACCESS_KEY_ID"],

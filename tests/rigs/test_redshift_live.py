@@ -1,11 +1,11 @@
 """The live tier: the ETL against a real Amazon Redshift cluster or Serverless workgroup.
 
-Skipped unless SPARKIFY_REDSHIFT_* points at one (see `LIVE_REQUIRED`); the skip reason names
-what is missing. Settings are read as `--warehouse redshift:env` reads them
-(`RedshiftWarehouse.from_env`): SPARKIFY_REDSHIFT_HOST (or _SERVERLESS_WORK_GROUP), _PORT,
-_DATABASE, _USER, _PASSWORD (or _IAM, _REGION, _DB_USER, ...), _COPY_IAM_ROLE, _STAGING_URI,
-and the worker needs the standard AWS environment to write the staged Parquet parts to
-_STAGING_URI (and to read an S3 lake).
+Skipped unless SPARKIFY_REDSHIFT_* points at one (see `live_redshift_missing` in
+tests/tiers.py); the skip reason names what is missing. Settings are read as `--warehouse
+redshift:env` reads them (`RedshiftWarehouse.from_env`): SPARKIFY_REDSHIFT_HOST (or
+_SERVERLESS_WORK_GROUP), _PORT, _DATABASE, _USER, _PASSWORD (or _IAM, _REGION, _DB_USER, ...),
+_COPY_IAM_ROLE, _STAGING_URI, and the worker needs the standard AWS environment to write the
+staged Parquet parts to _STAGING_URI (and to read an S3 lake).
 
 POINT IT AT A THROWAWAY DATABASE. The ETL owns fixed names, the schemas sparkify_staging,
 sparkify_build and sparkify_meta and the public tables users, songs, artists, "time" and
@@ -18,7 +18,7 @@ What each test needs beyond the settings above:
   password test needs password logins: SPARKIFY_REDSHIFT_USER and _PASSWORD, not _IAM).
 - The public sample, full then daily: SPARKIFY_LIVE_LAKE=s3://... holding the Udacity sample
   (song_data/, log_data/); its tables are compared with tests/reference.py when the local copy
-  (SPARKIFY_UDACITY_SAMPLE, see tests/conftest.py) exists.
+  (SPARKIFY_UDACITY_SAMPLE, see tests/tiers.py) exists.
 - The run lock past a short SESSION TIMEOUT: SPARKIFY_LIVE_LOCK_USER and
   SPARKIFY_LIVE_LOCK_PASSWORD, a throwaway user that logs in with a password at
   SPARKIFY_REDSHIFT_HOST. The test ALTERs it (`session timeout 60`, then `reset session
@@ -61,24 +61,14 @@ from tasks.warehouse.connect import connect, run_lock
 from tasks.warehouse.redshift.adapter import RedshiftAdapter
 from tasks.warehouse.redshift.lock import LOCK_TABLE, LOCK_TABLE_DDL, MAX_LOCK_HEARTBEAT_S
 from tasks.warehouse.target import WarehouseTarget
-from tests.conftest import UDACITY_SAMPLE
 from tests.factories import make_dirty
 from tests.helpers import assert_tables_equal, published_tables, query, renders
 from tests.reference import star_schema
+from tests.tiers import UDACITY_SAMPLE, live_redshift_missing, udacity_sample_found
 
 ENV = os.environ
 WAREHOUSE = "redshift:env"
-ENDPOINT_VARS = ("SPARKIFY_REDSHIFT_HOST", "SPARKIFY_REDSHIFT_SERVERLESS_WORK_GROUP")
-COPY_VARS = ("SPARKIFY_REDSHIFT_STAGING_URI", "SPARKIFY_REDSHIFT_COPY_IAM_ROLE")
-LIVE_REQUIRED = (" or ".join(ENDPOINT_VARS), *COPY_VARS)
-_MISSING = [
-    name
-    for name, present in (
-        (LIVE_REQUIRED[0], any(ENV.get(v) for v in ENDPOINT_VARS)),
-        *((v, bool(ENV.get(v))) for v in COPY_VARS),
-    )
-    if not present
-]
+_MISSING = live_redshift_missing(ENV)  # the header `make test` prints says the same
 
 # "live" is not a registered marker (pyproject's --strict-markers would refuse it): e2e only.
 pytestmark = [
@@ -304,7 +294,7 @@ def test_the_public_sample_loads_in_full_then_daily_as_the_reference_says(
     full = sparkify_etl(source=live_lake, warehouse=WAREHOUSE)
     assert_published_and_checked(full)
     after_full = redshift_tables(live_target)
-    if (UDACITY_SAMPLE / "log_data").is_dir():  # the same sample, on this machine
+    if udacity_sample_found():  # the same sample, on this machine
         assert_tables_equal(after_full, star_schema(UDACITY_SAMPLE))
         assert full.published.rows_after == {t: len(r) for t, r in after_full.items()}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("tasks", "flows")
 ENGINE_NAMES = {"duckdb", "redshift", "postgres"}
 # Where naming an engine is the point: the adapters, and the SQL dialect translation.
@@ -100,7 +100,7 @@ def test_no_module_imports_itself_through_others() -> None:
 
 def test_the_cycle_finder_finds_a_cycle(monkeypatch) -> None:
     # a control: the check above could pass by finding nothing at all
-    import tests.test_architecture as me
+    import tests.unit.test_architecture as me
 
     real = me.imports_of
     fake = {"tasks.stage": {"tasks.publish"}, "tasks.publish": {"tasks.stage"}}

@@ -1,35 +1,24 @@
 """Readers and writers of one DuckDB file take turns instead of failing: a load waits for an
 analyst's read-only connection (bounded, naming the holder's PID), a report waits for a load
-and a load for a report, and reports read beside analysts and each other.
+and a load for a report, and reports read beside analysts and each other (the same through the
+flows: tests/flow/test_warehouse_turns_flow.py).
 
 Every holder is a real second process: DuckDB's lock and the run lock are per process."""
 
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from flows.sparkify_etl import main as etl_cli
-from flows.sparkify_etl import sparkify_etl
-from flows.sparkify_report import sparkify_report
 from tasks.analyse import report_period
-from tasks.build import build_table
 from tasks.common.errors import EtlError, WarehouseBusy, WarehouseError
 from tasks.common.retry import is_transient
 from tasks.common.run_spec import RunSpec
 from tasks.create_schema import create_schema
-from tasks.model.tables import MARTS
-from tasks.publish import publish
-from tasks.stage import stage_events, stage_songs
 from tasks.warehouse.connect import connect, run_lock
 from tasks.warehouse.duckdb.session import (
     LOCK_WAIT_ENV,
@@ -39,77 +28,12 @@ from tasks.warehouse.duckdb.session import (
 )
 from tasks.warehouse.target import WarehouseTarget
 from tests.factories import prepared_run
-
-REPO = Path(__file__).resolve().parents[1]
-Spawn = Callable[[str], subprocess.Popen]
-
-
-@pytest.fixture
-def spawn() -> Iterator[Spawn]:
-    """Start a second process running `code`; return once it prints `held`. Killed at the end."""
-    processes: list[subprocess.Popen] = []
-
-    def start(code: str) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO,
-                                   stdout=subprocess.PIPE, text=True)  # fmt: skip
-        processes.append(process)
-        assert process.stdout.readline().strip() == "held"
-        return process
-
-    yield start
-    for process in processes:
-        process.kill()
-        process.wait()
-
-
-def analyst(path: Path, seconds: float) -> str:
-    """An analyst's read-only connection, left open for `seconds`."""
-    return (
-        "import duckdb, time\n"
-        f"c = duckdb.connect({str(path)!r}, read_only=True)\n"
-        "print('held', flush=True)\n"
-        f"time.sleep({seconds})\n"
-    )
-
-
-def load_in_progress(path: Path, seconds: float, publishes: str = "select 1") -> str:
-    """A load mid-run: the run lock for `seconds`, the file open for writing in its first
-    second (a task), then only the lock (between tasks), then `publishes` (its last task)."""
-    return (
-        "import time\n"
-        "from tasks.warehouse.connect import connect, run_lock\n"
-        "from tasks.warehouse.target import WarehouseTarget\n"
-        f"target = WarehouseTarget.parse({str(path)!r})\n"
-        "with run_lock(target):\n"
-        "    with connect(target):\n"
-        "        print('held', flush=True)\n"
-        "        time.sleep(1)\n"
-        f"    time.sleep({seconds - 1})\n"
-        "    with connect(target) as wh:\n"
-        f"        wh.execute({publishes!r})\n"
-    )
-
-
-def report_in_progress(path: Path, seconds: float) -> str:
-    """A report mid-run: the run lock shared, and the file open read-only."""
-    return (
-        "import time\n"
-        "from tasks.warehouse.connect import connect, run_lock\n"
-        "from tasks.warehouse.target import WarehouseTarget\n"
-        f"target = WarehouseTarget.parse({str(path)!r})\n"
-        "with run_lock(target, shared=True), connect(target, read_only=True):\n"
-        "    print('held', flush=True)\n"
-        f"    time.sleep({seconds})\n"
-    )
+from tests.holders import analyst, load_in_progress, report_in_progress, waited
 
 
 def empty_warehouse(tmp_path: Path) -> RunSpec:
     """A run on a warehouse file with the schema and no rows."""
     return prepared_run(tmp_path, tmp_path / "w.duckdb")
-
-
-def waited(started: float) -> float:
-    return time.monotonic() - started
 
 
 @pytest.mark.parametrize(
@@ -195,83 +119,6 @@ def test_a_report_on_a_missing_warehouse_fails_in_one_line_and_creates_nothing(t
         report_period.fn(target, None, None)
     assert "\n" not in str(caught.value)
     assert not (tmp_path / "w.duckdb").exists()
-
-
-@pytest.fixture(scope="module")
-def loaded(small_lake, tmp_path_factory) -> RunSpec:
-    run = prepared_run(small_lake, tmp_path_factory.mktemp("turns") / "w.duckdb")
-    staged = {"events": stage_events.fn(run), "songs": stage_songs.fn(run)}
-    for table in MARTS:
-        build_table.fn(run, table)
-    publish.fn(run, staged)
-    return run
-
-
-@pytest.fixture
-def plays_unpublished(loaded, tmp_path) -> Path:
-    """A copy of the loaded warehouse whose songplays a load has yet to publish (held aside)."""
-    path = tmp_path / "unpublished.duckdb"
-    for suffix in ("", ".wal"):  # the whole database: its file and any log not yet checkpointed
-        if Path(f"{loaded.warehouse.path}{suffix}").exists():
-            shutil.copyfile(f"{loaded.warehouse.path}{suffix}", f"{path}{suffix}")
-    with connect(WarehouseTarget.parse(str(path))) as wh:
-        wh.execute("create table sparkify_meta.held_plays as select * from songplays")
-        wh.execute("delete from songplays")
-    return path
-
-
-@pytest.mark.e2e
-@pytest.mark.usefixtures("prefect_server")
-def test_a_report_started_during_a_load_waits_for_it_then_succeeds(
-    plays_unpublished, spawn, tmp_path
-) -> None:
-    """Read during the load, the warehouse has no plays and the report fails: it must wait."""
-    publishes = "insert into songplays select * from sparkify_meta.held_plays"
-    load = spawn(load_in_progress(plays_unpublished, 4, publishes))
-    started = time.monotonic()
-    out = Path(sparkify_report(warehouse=str(plays_unpublished), out=str(tmp_path / "r.html")))
-    assert waited(started) >= 3.0
-    assert load.wait(timeout=10) == 0
-    assert out.read_text().count('src="data:image/png;base64,') == 4  # every chart
-
-
-@pytest.mark.e2e
-@pytest.mark.usefixtures("prefect_server")
-def test_a_report_reads_beside_an_analysts_connection(loaded, spawn, tmp_path, monkeypatch):
-    monkeypatch.setenv(LOCK_WAIT_ENV, "1")  # opening for writing would give up after 1 s
-    holder = spawn(analyst(Path(loaded.warehouse.path), 120))
-    out = Path(sparkify_report(warehouse=loaded.warehouse.path, out=str(tmp_path / "r.html")))
-    assert out.is_file() and holder.poll() is None
-
-
-@pytest.mark.e2e
-@pytest.mark.usefixtures("prefect_server")
-def test_a_load_beside_an_analyst_waits_then_loads_and_reports(small_lake, spawn, tmp_path):
-    path = tmp_path / "w.duckdb"
-    duckdb.connect(str(path)).close()  # the analyst opens an existing file, read-only
-    holder = spawn(analyst(path, 3))
-    started = time.monotonic()
-    summary = sparkify_etl(source=str(small_lake), warehouse=str(path),
-                           report=str(tmp_path / "r.html"))  # fmt: skip
-    assert waited(started) >= 2.0 and holder.wait(timeout=10) == 0
-    assert summary.published.rows_after["songplays"] > 0
-    assert (tmp_path / "r.html").is_file()  # the report read the file the run had written
-
-
-@pytest.mark.e2e
-@pytest.mark.usefixtures("prefect_server")
-def test_the_cli_gives_up_on_a_held_warehouse_in_one_line(
-    small_lake, spawn, tmp_path, capsys, monkeypatch
-) -> None:
-    monkeypatch.setenv(LOCK_WAIT_ENV, "1")
-    path = tmp_path / "w.duckdb"
-    duckdb.connect(str(path)).close()
-    holder = spawn(analyst(path, 120))
-    assert etl_cli(["--source", str(small_lake), "--warehouse", str(path)]) == 1
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, errors
-    assert f"is held by PID {holder.pid} (" in errors[0]
-    assert "gave up after waiting 1 s" in errors[0]
 
 
 # The run lock's own wait: bounded, and a waiting run is not starved by overlapping reports.

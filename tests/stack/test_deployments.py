@@ -17,9 +17,10 @@ import pytest
 from tests.helpers import assert_tables_equal, published_tables, query
 from tests.prefect_stack import PrefectStack, prefect_stack
 from tests.reference import star_schema
+from tests.tiers import find_chromium
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = find_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def test_the_run_publishes_its_artifacts(stack, completed_run) -> None:
     assert limits[("users", "level isin")] == "one of free, paid"
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium)")
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (make test-deps)")
 def test_the_ui_shows_the_run_completed_with_its_task_runs(stack, completed_run, tmp_path):
     run_id, _ = completed_run
     ui = stack.api_url.removesuffix("/api")
@@ -233,7 +234,7 @@ def test_a_backfill_loads_day_by_day_and_names_the_day_that_failed(stack, small_
     assert loaded == [("2018-11-03",), ("2018-11-04",)]
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium)")
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (make test-deps)")
 def test_the_report_deployment_shows_its_charts_in_the_ui(stack, completed_run, tmp_path):
     _, warehouse = completed_run
     code, run_id = run_deployment(

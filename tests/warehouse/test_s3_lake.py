@@ -1,23 +1,21 @@
-"""The lake in S3: a real S3 API on 127.0.0.1 (moto's server), reached through prefect-aws."""
+"""The lake in S3: a real S3 API on 127.0.0.1 (moto's server), reached through prefect-aws (the
+flow on an S3 lake, through a temporary Prefect server: tests/flow/test_s3_lake_flow.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from prefect_aws import AwsCredentials, S3Bucket
-from prefect_aws.client_parameters import AwsClientParameters
 
-from flows.sparkify_etl import main, sparkify_etl
+from flows.sparkify_etl import main
 from tasks.common.errors import LakeError
 from tasks.lake import open_lake
 from tasks.lake.files import LakeSource
 from tasks.lake.listing import list_log_files, list_song_files
 from tasks.lake.reading import read_batches
 from tasks.lake.s3 import LakeUnavailable, S3Lake
-from tests.helpers import assert_tables_equal, published_tables, write_log
-from tests.reference import star_schema
-from tests.s3_server import TEST_ENV, free_port, moto_server_with_auth, upload_lake
+from tests.helpers import write_log
+from tests.s3_server import free_port, moto_server_with_auth, upload_lake
 
 
 @pytest.fixture(scope="module")
@@ -58,35 +56,6 @@ def test_an_object_deleted_after_listing_is_quarantined_not_fatal(
     lake.client.delete_object(Bucket="vanishing", Key=files[0].key)
     rows = [row for batch in read_batches(lake, files) for row in batch.to_pylist()]
     assert rows[0]["read_error"].startswith("unreadable file: s3://vanishing/log_data/")
-
-
-@pytest.mark.e2e
-@pytest.mark.usefixtures("prefect_server")
-def test_the_flow_loads_an_s3_lake_from_the_standard_aws_environment(s3_lake, small_lake, tmp_path):
-    sparkify_etl(source=s3_lake, warehouse=str(tmp_path / "w.duckdb"))
-    assert_tables_equal(published_tables(tmp_path / "w.duckdb"), star_schema(small_lake))
-
-
-@pytest.mark.e2e
-@pytest.mark.usefixtures("prefect_server")
-def test_the_flow_loads_an_s3_lake_named_by_prefect_aws_blocks(
-    s3_lake, s3_endpoint, small_lake, tmp_path, monkeypatch
-):
-    for variable in [*TEST_ENV, "AWS_ENDPOINT_URL_S3"]:  # only the block may say where and who
-        monkeypatch.delenv(variable)
-    credentials = AwsCredentials(
-        aws_access_key_id=TEST_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=TEST_ENV["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-        aws_client_parameters=AwsClientParameters(endpoint_url=s3_endpoint),
-    )
-    S3Bucket(bucket_name="sparkify-lake", bucket_folder="udacity", credentials=credentials).save(
-        "sparkify-test-lake", overwrite=True
-    )
-    code = main(["--source", "2018", "--s3-bucket-block", "sparkify-test-lake",
-                 "--warehouse", str(tmp_path / "w.duckdb")])  # fmt: skip
-    assert code == 0
-    assert_tables_equal(published_tables(tmp_path / "w.duckdb"), star_schema(small_lake))
 
 
 def test_a_missing_bucket_is_one_line_naming_it(s3_endpoint) -> None:

@@ -480,7 +480,7 @@ def rig_published(rig, hostile_lake, s3_endpoint, tmp_path_factory) -> Iterator[
     """The star schema published on the rig (COPY stood in for by the embedded staging)."""
     if rig is None:
         pytest.skip("the Redshift rig needs pgbouncer")
-    from tests.test_redshift_warehouse import _built_on_rig
+    from tests.rigs.test_redshift_warehouse import _built_on_rig
 
     env = rig_env(rig, COPY_IAM_ROLE=ROLE, STAGING_URI=STAGING_URI)
     with environ(**env):

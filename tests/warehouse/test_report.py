@@ -1,39 +1,24 @@
-"""Every analysis query against an independent computation over the reference model, and the
-report: its HTML opens offline in Chromium with its charts rendered."""
+"""Every analysis query against an independent computation over the reference model (the report
+flow's HTML, opened in Chromium, is tests/flow/test_report_flow.py)."""
 
 from __future__ import annotations
 
 import itertools
-import re
-import shutil
-import subprocess
 from collections import Counter, defaultdict
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
-from flows.sparkify_report import sparkify_report
 from tasks.analyse import ANALYSES, run_analysis
-from tasks.build import build_table
-from tasks.model.tables import MARTS
-from tasks.publish import publish
-from tasks.stage import stage_events, stage_songs
-from tests.factories import prepared_run
+from tests.factories import published_run
 from tests.reference import star_schema
 
 START, END = datetime(2018, 11, 2), datetime(2018, 11, 4)
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
 def loaded(small_lake, tmp_path_factory):
-    run = prepared_run(small_lake, tmp_path_factory.mktemp("report") / "w.duckdb")
-    staged = {"events": stage_events.fn(run), "songs": stage_songs.fn(run)}
-    for table in MARTS:
-        build_table.fn(run, table)
-    publish.fn(run, staged)
-    return run
+    return published_run(small_lake, tmp_path_factory.mktemp("report") / "w.duckdb")
 
 
 @pytest.fixture(scope="module")
@@ -169,28 +154,3 @@ def test_every_analysis_is_tested_here() -> None:
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
     covered = {a for a in ANALYSES if any(a in t for t in tested)}
     assert covered == set(ANALYSES)
-
-
-@pytest.mark.e2e
-@pytest.mark.usefixtures("prefect_server")
-def test_the_report_flow_writes_a_self_contained_html_report(loaded, tmp_path) -> None:
-    out = Path(sparkify_report(warehouse=loaded.warehouse.path, start=START, end=END,
-                               out=str(tmp_path / "r.html")))  # fmt: skip
-    page = out.read_text()
-    assert page.count('src="data:image/png;base64,') == 4
-    assert "http" not in re.sub(r'src="data:[^"]*"', "", page)  # nothing to fetch: works offline
-    for name in ANALYSES:
-        assert run_analysis.fn(loaded.warehouse, name, START, END).question in page
-    assert ":start_time" not in page and ":end_time" not in page  # the period, in words
-    assert f"{START:%Y-%m-%d %H:%M} to {END:%Y-%m-%d %H:%M} UTC (end excluded)" in page
-    assert re.search(r"<td>\d+\.\d\d%</td>", page)  # the matched share, as a percentage
-    if CHROMIUM is None:
-        pytest.skip(
-            "Chromium not installed (apt-get install chromium): charts not checked in a browser"
-        )
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile'}",
-             "--virtual-time-budget=5000"]  # fmt: skip
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", out.as_uri()], capture_output=True,
-                         text=True, timeout=120).stdout  # fmt: skip
-    assert dom.count('data-rendered="yes"') == 4

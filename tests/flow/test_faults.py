@@ -58,7 +58,7 @@ from tests.s3_server import FaultyS3Proxy, upload_lake
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 BUCKET = "sparkify-faults"
 BOTO_ATTEMPTS = 3
 DROPPED_DAY = "2018-11-04"  # the previous run's lake lacks this day, so the tables differ
@@ -350,7 +350,7 @@ HOOKS = textwrap.dedent(
     """
     import json, os, signal, time
     from contextlib import contextmanager
-    import tasks.warehouse.connect as warehouse
+    import tasks.warehouse.connect.connect as warehouse
 
     _LOG = os.environ.get("SPARKIFY_TEST_SESSION_LOG")
     _KILL_AFTER = os.environ.get("SPARKIFY_TEST_KILL_AFTER")
@@ -388,7 +388,10 @@ def _cli(
     """`python -m flows.sparkify_etl` in its own process, on the tests' Prefect server."""
     hooks_dir.mkdir(exist_ok=True)
     (hooks_dir / "sitecustomize.py").write_text(HOOKS)
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": str(hooks_dir)}
+    # the checkout too: sitecustomize imports tasks before `-m` puts the working directory on
+    # sys.path, so without it the hooks would get whatever `tasks` the virtualenv installed
+    path = os.pathsep.join([str(hooks_dir), str(PROJECT)])
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": path}
     env.update({f"SPARKIFY_TEST_{key.upper()}": value for key, value in hook_env.items()})
     command = [sys.executable, "-m", "flows.sparkify_etl", "--source", str(lake),
                "--warehouse", str(warehouse)]  # fmt: skip
