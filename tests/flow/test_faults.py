@@ -33,6 +33,7 @@ from tasks.common.errors import LakeError
 from tasks.common.results import StageResult
 from tasks.common.retry import is_transient
 from tasks.common.run_spec import RunSpec
+from tasks.common.sql_files import render
 from tasks.create_schema import create_schema
 from tasks.lake import open_lake
 from tasks.lake.files import LakeSource
@@ -206,7 +207,10 @@ def rig_target(redshift_rig: RigEndpoint, monkeypatch: pytest.MonkeyPatch) -> Wa
     return reset_rig_warehouse()
 
 
-DELETE_SONGPLAYS = 'delete from "songplays"%'
+# The statement publish sends to delete songplays on the rig, as rendered (SQL LIKE, so % ends it)
+DELETE_SONGPLAYS = (
+    render("publish/mart_replaced", "postgres", table="songplays", is_incremental=False) + "%"
+)
 INCOMING = ("events_incoming", "songs_incoming", "incoming_files", "quarantine_incoming")
 
 
@@ -350,7 +354,7 @@ HOOKS = textwrap.dedent(
     """
     import json, os, signal, time
     from contextlib import contextmanager
-    import tasks.warehouse.connect.connect as warehouse
+    import tasks.warehouse.connect as warehouse
 
     _LOG = os.environ.get("SPARKIFY_TEST_SESSION_LOG")
     _KILL_AFTER = os.environ.get("SPARKIFY_TEST_KILL_AFTER")

@@ -229,6 +229,27 @@ def test_a_failed_daily_run_is_notified_once_naming_the_run(stack, receiver, sma
     assert receiver.messages(completed_id) == []  # a Completed run raises none
 
 
+@pytest.mark.e2e
+def test_a_crashed_run_is_notified_naming_the_run(stack, receiver, small_lake, tmp_path):
+    """A flow-run process killed mid-run (SIGKILL: nothing in it can report) is marked Crashed
+    by the worker, and the alert automation notifies that too."""
+    from tests.stack.test_recovery import flow_run_process
+
+    created = create_alerts(stack, webhook=receiver.url)
+    assert created.returncode == 0, created.stdout + created.stderr
+    params = {"source": small_lake, "warehouse": tmp_path / "w.duckdb"}
+    run_id = stack.start_run("sparkify-etl/full-refresh", params)
+    deadline = time.monotonic() + 240
+    while stack.flow_run(run_id)["state_type"] != "RUNNING":
+        assert time.monotonic() < deadline, stack.explain(run_id)
+        time.sleep(0.2)
+    flow_run_process(stack, run_id).kill()
+    run = stack.wait_final(run_id, timeout=120)
+    assert run["state_name"] == "Crashed", stack.explain(run_id)
+    (alert,) = receiver.messages(run_id, timeout=90)
+    assert alert.startswith(f"Sparkify: {run['name']} Crashed\n"), alert
+
+
 # 6. A worker that does not share the checkout clones the repository.
 
 
