@@ -37,7 +37,7 @@ from tasks.lake.listing import (
     require_log_files,
 )
 from tasks.lake.reading import read_batches
-from tasks.model.tables import BY_KIND_INCOMING
+from tasks.model.tables import BY_KIND_INCOMING, KINDS
 from tasks.records.fields import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
 from tasks.records.sql import render_staging
 from tasks.reporting.progress import StagingProgress
@@ -300,5 +300,5 @@ def discard_incoming(run: RunSpec) -> None:
     """Delete every row the run staged and has not published (a cancelled run's): the
     incoming rows of both kinds, their quarantine and their files, in one transaction."""
     with connect(run.warehouse) as wh, wh.transaction():
-        for kind in ("events", "songs"):
+        for kind in KINDS:
             _clear_incoming(wh, kind=kind, replace_all=False)

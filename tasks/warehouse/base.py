@@ -33,6 +33,14 @@ class Session:
         self._conn = conn
         self.dialect = dialect
 
+    def close(self) -> None:
+        """Close the connection; a connection that already dropped is logged, never raised, so
+        it cannot mask the error that ended the session's block."""
+        try:
+            self._conn.close()
+        except Exception as exc:
+            log.warning("closing the warehouse connection failed: %s", first_line(exc))
+
     def run(self, name: str, params: Mapping[str, Any] | None = None, **context: Any) -> None:
         """Run the statement in `sql/<name>.sql` (or its engine override), its template filled
         from `context` (`tasks.common.sql_files.render`)."""

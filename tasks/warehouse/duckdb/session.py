@@ -80,10 +80,7 @@ def open_session(target: WarehouseTarget, read_only: bool = False) -> Iterator[D
             raise
         raise WarehouseError(f"cannot write warehouse {target.path}: {first_line(exc)}") from exc
     finally:
-        try:
-            session._conn.close()
-        except Exception as exc:  # a connection that already dropped must not mask the error
-            log.warning("closing the warehouse connection failed: %s", first_line(exc))
+        session.close()
 
 
 # How long a run waits for the warehouse's run lock (another run, or reports reading), and a

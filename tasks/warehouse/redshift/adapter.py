@@ -46,10 +46,7 @@ class RedshiftAdapter(Adapter):
         try:
             yield session
         finally:
-            try:
-                session._conn.close()
-            except Exception as exc:  # a connection that already dropped must not mask it
-                log.warning("closing the warehouse connection failed: %s", first_line(exc))
+            session.close()
 
     @contextmanager
     def run_lock(
