@@ -1,9 +1,12 @@
 """Stage the lake: parse every log line and song file in the warehouse, quarantine the rest.
 
-Python only moves bytes (files read concurrently, streamed in Arrow batches); parsing, typing,
-text repair and rejection are set-based SQL under sql/parse/, run in the worker's DuckDB (the
-warehouse itself, or a scratch file loaded into Redshift). Staged rows land in the
-`*_incoming` tables and stay invisible to analysts until the run publishes.
+Python only moves bytes (files read concurrently, streamed in Arrow batches). Clean pieces of
+the lake are parsed on the fast path, by Arrow's typed JSON reader in the reading threads
+(`tasks.records.typed`); the rest is cut into records and parsed by set-based SQL (the
+per-record path). Typing, text repair and rejection are the same SQL for both
+(`sql/parse/parsed.duckdb.sql.j2`), run in the worker's DuckDB (the warehouse itself, or a
+scratch file loaded into Redshift). Staged rows land in the `*_incoming` tables and stay
+invisible to analysts until the run publishes.
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ from tasks.lake.listing import (
     log_file_day,
     require_log_files,
 )
-from tasks.lake.reading import read_batches
+from tasks.lake.reading import FILE_SCHEMA, Batch, read_batches
 from tasks.model.tables import BY_KIND_INCOMING, KINDS
+from tasks.records import typed
 from tasks.records.fields import COMPRESSION_RATIO, TYPICAL_RECORD_BYTES
 from tasks.records.sql import render_staging
 from tasks.reporting.progress import StagingProgress
@@ -56,6 +60,7 @@ MACROS = (
     "field_text",
     "field_problem",
     "repair_text",
+    "unquote",
 )
 
 
@@ -200,9 +205,13 @@ def _parse_in_duckdb(
     wh.register("lake_files", listing)
     wh.run("parse/incoming_files", {"kind": kind})
     wh.unregister("lake_files")
+    wh.register("lake_batch", FILE_SCHEMA.empty_table())
+    wh.execute(render_staging("parsed", kind, create=True), label=f"parse/parsed ({kind})")
+    wh.unregister("lake_batch")
     progress = StagingProgress(kind, len(files))
     extra = 0
-    for batch in read_batches(lake, files, by_line=kind == "events"):
+    fast_kind = kind if typed.enabled() else None
+    for batch in read_batches(lake, files, by_line=kind == "events", fast_kind=fast_kind):
         raise_if_stopping(run_id, f"staging {kind}")
         with wh.transaction():
             extra += _stage_batch(wh, kind, batch)
@@ -210,29 +219,82 @@ def _parse_in_duckdb(
     return extra
 
 
-def _files_begun(batch: pa.Table) -> int:
+def _files_begun(batch: Batch) -> int:
     """Files whose first piece (or whole text, or file-level error) is in the batch."""
+    content = batch.content
     opening = pc.and_(
-        pc.is_null(batch.column("line_number")),
-        pc.equal(pc.fill_null(batch.column("first_line"), 1), 1),
+        pc.is_null(content.column("line_number")),
+        pc.equal(pc.fill_null(content.column("first_line"), 1), 1),
     )
-    return pc.count_distinct(batch.filter(opening).column("source_file")).as_py()
+    keys = set(content.filter(opening).column("source_file").to_pylist())
+    keys.update(p.source_file for p in batch.typed if p.first_line == 1)
+    return len(keys)
 
 
-def _stage_batch(wh: DuckDBSession, kind: str, batch: pa.Table) -> int:
-    wh.register("lake_batch", batch)
-    wh.execute(render_staging("parsed", kind), label=f"parse/parsed ({kind})")
-    pieces = wh.rows("parse/records_to_resplit")
+def _stage_batch(wh: DuckDBSession, kind: str, batch: Batch) -> int:
+    content = batch.content
+    wh.run("parse/clear_parsed")
+    pieces = []
+    if content.num_rows:  # the per-record path's query costs ~0.3 s to plan: only if needed
+        wh.register("lake_batch", content)
+        wh.execute(render_staging("parsed", kind), label=f"parse/parsed ({kind})")
+        wh.unregister("lake_batch")
+        pieces = wh.rows("parse/records_to_resplit")
     if pieces:  # only pieces with a line that is not one JSON value pay for the stream cut
-        wh.register("split_records", _split_pieces(kind, batch, set(pieces)))
+        wh.register("split_records", _split_pieces(kind, content, set(pieces)))
         wh.run("parse/records_resplit")
         wh.execute(render_staging("parsed", kind, split=True), label=f"parse/split ({kind})")
         wh.unregister("split_records")
+    if batch.typed:
+        records = typed.concat(kind, batch.typed)
+        wh.register("typed_batch", records)
+        # the accepted records go straight to the incoming table; only a batch with rejected
+        # records runs the query again, for those, into `parsed` (then the quarantine)
+        accepted_sql = render_staging("parsed", kind, typed=True, rows="accepted")
+        ((accepted,),) = wh.query(accepted_sql)
+        if accepted < records.num_rows:
+            rejected_sql = render_staging("parsed", kind, typed=True, rows="rejected")
+            wh.execute(rejected_sql, label=f"parse/typed rejected ({kind})")
+            _fill_rejected_text(wh, batch.typed)
+        wh.unregister("typed_batch")
     wh.execute(render_staging("accepted", kind), label=f"parse/accepted ({kind})")
     wh.run("parse/rejected", {"kind": kind})
     ((extra,),) = wh.rows("parse/malformed_estimate", {"typical_bytes": TYPICAL_RECORD_BYTES[kind]})
-    wh.unregister("lake_batch")  # on an error the connection closes with the transaction
     return int(extra)
+
+
+REJECTED_TEXT = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("first_line", pa.int64()),
+        ("line_number", pa.int64()),
+        ("raw_text", pa.string()),
+    ]
+)
+
+
+def _fill_rejected_text(wh: DuckDBSession, pieces: list[typed.TypedPiece]) -> None:
+    """The raw text of the fast path's rejected records, taken from their pieces' bytes: the
+    quarantine shows what the lake held, whichever path read it."""
+    rejected = wh.rows("parse/typed_rejected")
+    if not rejected:
+        return
+    by_piece: dict[tuple[str, int], list[int | None]] = {}
+    for source_file, first_line, line_number in rejected:
+        by_piece.setdefault((source_file, first_line), []).append(line_number)
+    columns: dict[str, list[Any]] = {name: [] for name in REJECTED_TEXT.names}
+    for piece in pieces:
+        numbers = by_piece.get((piece.source_file, piece.first_line))
+        if not numbers:
+            continue
+        for number, text in zip(numbers, typed.record_texts(piece, numbers), strict=True):
+            columns["source_file"].append(piece.source_file)
+            columns["first_line"].append(piece.first_line)
+            columns["line_number"].append(number)
+            columns["raw_text"].append(text)
+    wh.register("rejected_text", pa.Table.from_pydict(columns, schema=REJECTED_TEXT))
+    wh.run("parse/typed_rejected_text")
+    wh.unregister("rejected_text")
 
 
 SPLIT_SCHEMA = pa.schema(

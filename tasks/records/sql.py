@@ -10,20 +10,66 @@ import jinja2
 
 from tasks.common.sql_files import SQL_ROOT, render
 from tasks.records.fields import FIELDS, MAX_RECORD_BYTES, Field
+from tasks.records.typed import arrow_column
 
 _CAST = {"integer": "integer", "bigint": "bigint", "number": "double"}
 _BLANKS = "' ' || chr(9) || chr(10) || chr(13)"
+_INT32 = (-(2**31), 2**31 - 1)
 
 
 def converted(f: Field) -> str:
     """The field's value typed, before its size and range policies."""
     if f.kind != "text":
         return f"try_cast({f.json}__text as {_CAST[checked_kind(f)]})"
-    sql = f"field_text({f.json}__kind, {f.json}__text, raw_text, '{f.json}')"
+    return _text_rules(f, f"field_text({f.json}__kind, {f.json}__text, raw_text, '{f.json}')")
+
+
+def typed_converted(f: Field) -> str:
+    """`converted` for the fast path, whose value holds its declared kind already (Arrow's
+    reader refused any other): text goes through the same rules from `field_text` on, an
+    integer is checked against the 32-bit range `try_cast` would keep."""
+    col = f"{f.json}__text"
+    if f.kind == "text":
+        return _text_rules(f, f"rtrim_blanks(drop_nul({col}))")
+    if checked_kind(f) == "integer":
+        return (
+            f"case when {col} between {_INT32[0]} and {_INT32[1]} then cast({col} as integer) end"
+        )
+    return col
+
+
+def typed_problem(f: Field) -> str:
+    """`field_problem` for the fast path: of its reasons, only these can befall a value of the
+    declared kind (missing, a 64-bit integer out of the 32-bit range, NaN or Infinity)."""
+    col = f"{f.json}__text"
+    checks = []
+    if f.required is True:
+        checks.append(f"when {col} is null then 'missing {f.json}'")
+    elif f.required:
+        checks.append(f"when {col} is null and ({f.required}) then 'missing {f.json}'")
+    if checked_kind(f) == "integer":
+        checks.append(
+            f"when {col} not between {_INT32[0]} and {_INT32[1]} then '{f.json} out of range'"
+        )
+    if f.kind == "number":
+        checks.append(f"when not isfinite({col}) then '{f.json} is not a finite number'")
+    return f"case {' '.join(checks)} end" if checks else "null"
+
+
+def problem(f: Field) -> str:
+    """Why the field's value breaks its declared kind, else NULL (sql/parse/field_problem)."""
+    return (
+        f"field_problem({f.json}__kind, {f.json}__text, '{f.json}', '{checked_kind(f)}', "
+        f"{required(f)})"
+    )
+
+
+def _text_rules(f: Field, sql: str) -> str:
+    """A text field's staged text from its value: repaired, unquoted, blanks decided."""
     if f.repair:
         sql = f"repair_text({sql})"
     if f.unquote:
-        sql = f"regexp_replace({sql}, '^\"(.*)\"$', '\\1')"
+        sql = f"unquote({sql})"
     if f.blank != "keep":
         blank = "''" if f.blank == "empty" else "null"
         sql = f"case when trim({sql}, {_BLANKS}) = '' then {blank} else {sql} end"
@@ -104,19 +150,54 @@ _ENV = jinja2.Environment(
 )
 
 
+def typed_value(f: Field) -> str:
+    """A fast-path field as the typed batch holds it (JSON names keep their case: quoted)."""
+    return arrow_column(f)
+
+
+ROWS = ("all", "accepted", "rejected")
+
+
 @cache
-def render_staging(name: str, kind: str, split: bool = False) -> str:
-    """`sql/parse/<name>.duckdb.sql.j2` rendered for one kind of record: `parsed` reads the
-    batch's records into a new table, or with `split` the values a stream cut found into it."""
+def render_staging(
+    name: str,
+    kind: str,
+    split: bool = False,
+    typed: bool = False,
+    create: bool = False,
+    rows: str = "all",
+) -> str:
+    """`sql/parse/<name>.duckdb.sql.j2` rendered for one kind of record: `parsed` inserts the
+    batch's records (the per-record path's), with `split` the values a stream cut found, with
+    `typed` the fast path's records (registered as typed_batch); with `create` it makes the
+    empty table, once per staging task. `rows="accepted"` inserts only the accepted records,
+    straight into `{kind}_incoming` (the fast path's clean batches never fill `parsed`), and
+    `rows="rejected"` only the rejected ones into `parsed`."""
+    if rows not in ROWS or kind not in FIELDS:
+        raise ValueError(f"no staging render for rows={rows!r}, kind={kind!r}")
     fields = FIELDS[kind]
+    columns = ", ".join(f.column for f in fields)
     records = "parse/records_from_split" if split else f"parse/{kind}_records"
+    if create:
+        target, select = "create or replace temp table parsed as", "select * from final limit 0"
+    elif rows == "accepted":
+        incoming = f"sparkify_staging.{kind}_incoming"
+        target = f"insert into {incoming} ({columns}, source_file, line_number)"
+        select = f"select {columns}, source_file, line_number from final where reason is null"
+    else:
+        target = "insert into parsed"
+        select = "select * from final" + (" where reason is not null" if rows == "rejected" else "")
     return _ENV.get_template(f"parse/{name}.duckdb.sql.j2").render(
-        target="insert into parsed" if split else "create or replace temp table parsed as",
+        target=target,
+        select=select,
+        typed=typed,
+        typed_value=typed_value,
         records=render(records, "duckdb").strip(),
         kind=kind,
         fields=fields,
-        columns=", ".join(f.column for f in fields),
-        converted=converted,
+        columns=columns,
+        converted=typed_converted if typed else converted,
+        problem=typed_problem if typed else problem,
         bounded=bounded,
         required=required,
         checked_kind=checked_kind,

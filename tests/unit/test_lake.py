@@ -138,7 +138,7 @@ def test_files_that_cannot_be_decoded_come_back_with_their_error(tmp_path: Path)
     bom.write_bytes(b"\xef\xbb\xbf{}\n")
     files = list_log_files(open_lake(str(tmp_path)))
     lake = open_lake(str(tmp_path))
-    rows = [row for batch in read_batches(lake, files) for row in batch.to_pylist()]
+    rows = [row for batch in read_batches(lake, files) for row in batch.content.to_pylist()]
     by_key = {row["source_file"]: row for row in rows}
     assert by_key[good.relative_to(tmp_path).as_posix()]["read_error"] is None
     assert by_key[bad.relative_to(tmp_path).as_posix()]["read_error"] == (
@@ -153,16 +153,16 @@ def test_batches_are_bounded_and_cover_every_file(tmp_path: Path, monkeypatch) -
         write_log(tmp_path, f"2018-11-{day:02d}", ["{}"])
     lake = open_lake(str(tmp_path))
     batches = list(read_batches(lake, list_log_files(lake)))
-    assert [b.num_rows for b in batches] == [3, 3, 3, 1]
+    assert [b.content.num_rows for b in batches] == [3, 3, 3, 1]
+    typed = list(read_batches(lake, list_log_files(lake), by_line=True, fast_kind="events"))
+    assert [(b.content.num_rows, len(b.typed)) for b in typed] == [(0, 3), (0, 3), (0, 3), (0, 1)]
 
 
 def test_by_line_only_the_undecodable_line_is_an_error(tmp_path: Path) -> None:
     path = write_log(tmp_path, "2018-11-01", ["x"])
     path.write_bytes(b'{"a": 1}\r\n{"b": "\xe9"}\r{"c": 3}\n')
     lake = open_lake(str(tmp_path))
-    rows = [
-        r for b in read_batches(lake, list_log_files(lake), by_line=True) for r in b.to_pylist()
-    ]
+    rows = _content_rows(lake)
     assert [(r["line_number"], r["read_error"]) for r in rows] == [
         (None, None),
         (2, "not UTF-8: byte 0xe9 at offset 7"),
@@ -187,7 +187,7 @@ def test_a_large_log_file_comes_in_pieces_that_keep_line_numbers(tmp_path, monke
     path.write_bytes(text.encode("utf-8"))
     lake = open_lake(str(tmp_path))
     rows = [row for batch in read_batches(lake, list_log_files(lake), by_line=True)
-            for row in batch.to_pylist()]  # fmt: skip
+            for row in batch.content.to_pylist()]  # fmt: skip
     assert len(rows) > 5
     numbered = {}
     for row in rows:
@@ -218,9 +218,7 @@ def test_compressed_objects_are_read_by_their_magic_bytes(tmp_path: Path, codec:
     path.parent.mkdir(parents=True)
     path.write_bytes(data)
     lake = open_lake(str(tmp_path))
-    rows = [
-        r for b in read_batches(lake, list_log_files(lake), by_line=True) for r in b.to_pylist()
-    ]
+    rows = _content_rows(lake)
     assert [(r["content"], r["read_error"]) for r in rows] == [(text.decode(), None)]
 
 
@@ -231,9 +229,7 @@ def test_a_corrupt_compressed_object_is_an_unreadable_file(tmp_path: Path) -> No
     path.parent.mkdir(parents=True)
     path.write_bytes(gzip.compress(b'{"a": 1}\n' * 100)[:-30])
     lake = open_lake(str(tmp_path))
-    rows = [
-        r for b in read_batches(lake, list_log_files(lake), by_line=True) for r in b.to_pylist()
-    ]
+    rows = _content_rows(lake)
     assert len(rows) == 1 and rows[0]["content"] is None
     assert rows[0]["read_error"].startswith("unreadable file: corrupt compressed data (")
 
@@ -287,3 +283,9 @@ def test_a_key_longer_than_source_file_fails_the_run_naming_it(
     else:
         with pytest.raises(LakeError, match=r"has a key of over 1,024 bytes"):
             list_songs(lake)
+
+
+def _content_rows(lake) -> list[dict]:
+    """The rows the per-record path would parse, reading log files line by line."""
+    batches = read_batches(lake, list_log_files(lake), by_line=True)
+    return [row for batch in batches for row in batch.content.to_pylist()]

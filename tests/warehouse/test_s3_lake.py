@@ -39,7 +39,7 @@ def test_listing_pages_through_every_object(s3_lake, small_lake) -> None:
 def test_objects_are_read_concurrently_into_batches_with_their_keys(s3_lake, small_lake) -> None:
     lake = open_lake(s3_lake)
     files = list_log_files(lake)
-    rows = [row for batch in read_batches(lake, files) for row in batch.to_pylist()]
+    rows = [row for batch in read_batches(lake, files) for row in batch.content.to_pylist()]
     assert [r["source_file"] for r in rows] == [f.key for f in files]
     first = rows[0]
     assert first["content"] == (small_lake / first["source_file"]).read_text()
@@ -54,7 +54,7 @@ def test_an_object_deleted_after_listing_is_quarantined_not_fatal(
     lake = open_lake("s3://vanishing")
     files = list_log_files(lake)
     lake.client.delete_object(Bucket="vanishing", Key=files[0].key)
-    rows = [row for batch in read_batches(lake, files) for row in batch.to_pylist()]
+    rows = [row for batch in read_batches(lake, files) for row in batch.content.to_pylist()]
     assert rows[0]["read_error"].startswith("unreadable file: s3://vanishing/log_data/")
 
 
