@@ -227,7 +227,7 @@ def _files_begun(batch: Batch) -> int:
         pc.equal(pc.fill_null(content.column("first_line"), 1), 1),
     )
     keys = set(content.filter(opening).column("source_file").to_pylist())
-    keys.update(p.source_file for p in batch.typed if p.first_line == 1)
+    keys.update(key for p in batch.typed if p.first_line == 1 for key in p.files)
     return len(keys)
 
 
@@ -284,14 +284,15 @@ def _fill_rejected_text(wh: DuckDBSession, pieces: list[typed.TypedPiece]) -> No
         by_piece.setdefault((source_file, first_line), []).append(line_number)
     columns: dict[str, list[Any]] = {name: [] for name in REJECTED_TEXT.names}
     for piece in pieces:
-        numbers = by_piece.get((piece.source_file, piece.first_line))
-        if not numbers:
-            continue
-        for number, text in zip(numbers, typed.record_texts(piece, numbers), strict=True):
-            columns["source_file"].append(piece.source_file)
-            columns["first_line"].append(piece.first_line)
-            columns["line_number"].append(number)
-            columns["raw_text"].append(text)
+        for key in piece.files:
+            numbers = by_piece.get((key, piece.first_line))
+            if not numbers:
+                continue
+            for number, text in zip(numbers, typed.record_texts(piece, key, numbers), strict=True):
+                columns["source_file"].append(key)
+                columns["first_line"].append(piece.first_line)
+                columns["line_number"].append(number)
+                columns["raw_text"].append(text)
     wh.register("rejected_text", pa.Table.from_pydict(columns, schema=REJECTED_TEXT))
     wh.run("parse/typed_rejected_text")
     wh.unregister("rejected_text")

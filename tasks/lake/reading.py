@@ -124,8 +124,8 @@ def _read_all(
                     size += len(row["content"] or "")
                     count += 1
                 typed.extend(done.typed)
-                size += sum(len(p.raw) for p in done.typed)
-                count += len(done.typed)
+                size += sum(len(raw) for p in done.typed for raw in p.files.values())
+                count += sum(len(p.files) for p in done.typed)
                 if size >= BATCH_BYTES or count >= BATCH_FILES:
                     yield Batch(pa.Table.from_pydict(columns, schema=FILE_SCHEMA), typed)
                     columns = {name: [] for name in FILE_SCHEMA.names}

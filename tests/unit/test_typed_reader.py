@@ -54,4 +54,4 @@ def test_record_texts_are_the_lines_without_their_ends() -> None:
     raw = b'{"a": 1}\r\n{"b": "\xc3\xa9"}\r\n{"c": 3}'
     piece = typed.parse_lines("events", "k", 7, raw)
     assert piece is not None and piece.table.column("line_number").to_pylist() == [7, 8, 9]
-    assert typed.record_texts(piece, [9, 7, 8]) == ['{"c": 3}', '{"a": 1}', '{"b": "é"}']
+    assert typed.record_texts(piece, "k", [9, 7, 8]) == ['{"c": 3}', '{"a": 1}', '{"b": "é"}']

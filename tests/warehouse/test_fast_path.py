@@ -143,7 +143,7 @@ def spy(monkeypatch) -> dict[str, set]:
 
     def files(kind, group):
         pieces, others = parse_files(kind, group)
-        taken["fast"].update((p.source_file, 1) for p in pieces)
+        taken["fast"].update((key, 1) for p in pieces for key in p.files)
         taken["slow"].update((key, 1) for key in others)
         return pieces, others
 
