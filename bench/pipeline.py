@@ -175,8 +175,18 @@ def main() -> None:
             f" -> scaled to the lake: {rbr_scaled:,.0f} s"
         )
 
-        songs_alone = _stage_songs_alone(lake, scratch / "songs.duckdb")
+        songs_alone = _stage_alone("songs", lake, scratch / "songs.duckdb", 3)
         say(f"songs staging alone (task, best of 3)   {songs_alone:8.2f} s")
+        typed_json = baselines.typed_read_json(lake, scratch / "typed.duckdb")
+        events_alone = _stage_alone("events", lake, scratch / "events.duckdb", 1)
+        say(f"DuckDB typed read_json of the log files {typed_json:8.2f} s")
+        say(f"events staging alone (task)             {events_alone:8.2f} s")
+        per_record = 0.0
+        if not args.skip_naive:  # the per-record path alone, as every record went before
+            os.environ["SPARKIFY_STAGING_FAST_PATH"] = "0"
+            per_record = _stage_alone("events", lake, scratch / "per-record.duckdb", 1)
+            del os.environ["SPARKIFY_STAGING_FAST_PATH"]
+            say(f"events staging, per-record path only    {per_record:8.2f} s")
 
         with prefect_server(scratch) as env:
             full = run_flow(env, lake, scratch / "full.duckdb")
@@ -199,6 +209,9 @@ def main() -> None:
         say()
         say("ratios (same run)")
         say(f"  songs staging alone / cat of song files {songs_alone / floor_cat_songs:6.2f}")
+        say(f"  events staging / DuckDB typed read_json {events_alone / typed_json:6.2f}")
+        if per_record:
+            say(f"  per-record path / events staging        {per_record / events_alone:6.2f}")
         if naive:
             naive_total = sum(naive.values())
             say(f"  naive pipeline / flow full load         {naive_total / full_work:6.2f}")
@@ -223,16 +236,17 @@ def main() -> None:
         _write_results(lake.name, command, lines)
 
 
-def _stage_songs_alone(lake: Path, warehouse: Path) -> float:
-    """The songs staging task by itself: in the flow it runs beside events staging and takes
-    turns with it in the warehouse, so its wall time there says little about the small files."""
-    from tasks.stage import stage_songs
+def _stage_alone(kind: str, lake: Path, warehouse: Path, repeats: int) -> float:
+    """One staging task by itself: in the flow the two run side by side and take turns in the
+    warehouse, so their wall times there say little about each alone."""
+    from tasks.stage import stage_events, stage_songs
     from tests.factories import prepared_run
 
+    task = stage_events if kind == "events" else stage_songs
     best = float("inf")
-    for attempt in range(3):  # best of 3, each on a fresh warehouse, as the cat floor is taken
+    for attempt in range(repeats):  # each on a fresh warehouse; the floors are best of 3 too
         run = prepared_run(lake, warehouse.with_name(f"{warehouse.stem}-{attempt}.duckdb"))
-        best = min(best, baselines.timed(lambda run=run: stage_songs.fn(run)))
+        best = min(best, baselines.timed(lambda run=run: task.fn(run)))
     return best
 
 
