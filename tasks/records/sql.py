@@ -28,7 +28,7 @@ def typed_converted(f: Field) -> str:
     """`converted` for the fast path, whose value holds its declared kind already (Arrow's
     reader refused any other): text goes through the same rules from `field_text` on, an
     integer is checked against the 32-bit range `try_cast` would keep."""
-    col = f"{f.json}__text"
+    col = f"{f.json}__text"  # the typed value, under the name the per-record path's text has
     if f.kind == "text":
         return _text_rules(f, f"rtrim_blanks(drop_nul({col}))")
     if checked_kind(f) == "integer":
@@ -150,11 +150,6 @@ _ENV = jinja2.Environment(
 )
 
 
-def typed_value(f: Field) -> str:
-    """A fast-path field as the typed batch holds it (JSON names keep their case: quoted)."""
-    return arrow_column(f)
-
-
 ROWS = ("all", "accepted", "rejected")
 
 
@@ -191,7 +186,7 @@ def render_staging(
         target=target,
         select=select,
         typed=typed,
-        typed_value=typed_value,
+        typed_value=arrow_column,
         records=render(records, "duckdb").strip(),
         kind=kind,
         fields=fields,
