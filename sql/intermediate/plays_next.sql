@@ -31,12 +31,30 @@ plays as (
     where page = 'NextSong' and user_id <> ''
 ),
 
-final as (
+copies as (
+    -- plays read more than once (rare): only they pay for the ranking below, which sorts
+    -- every column of the rows it ranks (28 s of CPU over 8M plays when every play was ranked)
+    select songplay_id
+    from plays
+    group by songplay_id
+    having count(*) > 1
+),
+
+first_copies as (
     select *
     from plays as play  -- Redshift: QUALIFY right after FROM needs an alias
+    where exists (select 1 from copies where copies.songplay_id = play.songplay_id)
     qualify row_number() over (
         partition by songplay_id order by source_file, line_number
     ) = 1
+),
+
+final as (
+    select *
+    from plays
+    where not exists (select 1 from copies where copies.songplay_id = plays.songplay_id)
+    union all
+    select * from first_copies
 )
 
 select * from final
