@@ -27,6 +27,8 @@ from tests.factories import event, prepared_run, song
 from tests.helpers import query, write_log
 
 Line = Callable[[random.Random], str]
+# One seed each by default, for the inner loop; FAST_PATH_SEEDS=1,2,...,40 runs more of them.
+CLASS_SEEDS = [int(s) for s in os.environ.get("FAST_PATH_SEEDS", "1").split(",")]
 
 
 def _dump(record: dict[str, Any]) -> str:
@@ -194,7 +196,7 @@ def _lines(r: random.Random, makers: list[Line], clean: int) -> list[str]:
 
 
 @pytest.mark.parametrize("name", sorted(FAST))
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", CLASS_SEEDS)
 def test_fast_classes_take_the_fast_path_and_decide_as_the_per_record_path(
     tmp_path: Path, monkeypatch, spy, name: str, seed: int
 ) -> None:
@@ -219,7 +221,7 @@ def test_fast_classes_take_the_fast_path_and_decide_as_the_per_record_path(
 
 
 @pytest.mark.parametrize("name", sorted(SLOW))
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", CLASS_SEEDS)
 def test_slow_classes_fall_back_and_decide_as_the_per_record_path(
     tmp_path: Path, monkeypatch, spy, name: str, seed: int
 ) -> None:
@@ -281,7 +283,7 @@ SONGS_SLOW: list[Callable[[random.Random], str | bytes]] = [
 ]
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", CLASS_SEEDS)
 def test_song_files_decide_as_on_the_per_record_path(
     tmp_path: Path, monkeypatch, spy, seed: int
 ) -> None:
