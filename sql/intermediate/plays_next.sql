@@ -41,7 +41,21 @@ copies as (
 ),
 
 first_copies as (
-    select *
+    -- the columns named: engines without QUALIFY get it as a ranked subquery, whose rank
+    -- column `select *` would carry into the union below
+    select
+        songplay_id,
+        start_time,
+        user_id,
+        level,
+        song,
+        artist,
+        length,
+        session_id,
+        location,
+        user_agent,
+        source_file,
+        line_number
     from plays as play  -- Redshift: QUALIFY right after FROM needs an alias
     where exists (select 1 from copies where copies.songplay_id = play.songplay_id)
     qualify row_number() over (
