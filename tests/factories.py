@@ -102,6 +102,15 @@ def song_text(record: dict[str, Any], indent: int | None = None) -> str:
     return json.dumps(record, indent=indent)
 
 
+def mojibake(text: str, layers: int = 1) -> str:
+    """`text` as a lake carries it after `layers` rounds of UTF-8 read as Latin-1 (the real
+    logs have two): written here, not taken from the generator, so tests check the repair
+    against an independent encoding."""
+    for _ in range(layers):
+        text = text.encode("utf-8").decode("latin-1")
+    return text
+
+
 def with_trailing_comma(text: str) -> str:
     """An object's JSON with a comma before its closing brace (`{"a": 1,}`): not valid JSON."""
     return text[: text.rindex("}")] + ",}"

@@ -42,7 +42,8 @@ copies as (
 
 first_copies as (
     -- the columns named: engines without QUALIFY get it as a ranked subquery, whose rank
-    -- column `select *` would carry into the union below
+    -- column `select *` would carry into the union below (tasks/common/sql_files.py refuses
+    -- `select *` over QUALIFY for them)
     select
         songplay_id,
         start_time,

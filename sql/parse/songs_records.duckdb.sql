@@ -10,7 +10,7 @@ with files as (
 typed as (
     select
         source_file,
-        1 as first_line,
+        cast(1 as bigint) as first_line,  -- the type every path gives it (FILE_SCHEMA)
         cast(null as bigint) as line_number,
         content as raw_text,
         read_error,

@@ -40,6 +40,16 @@ class UnknownIdentifier(ValueError):
     """A template variable was given a table name outside the closed set declared for it."""
 
 
+class UntranslatableSql(ValueError):
+    """A statement uses a construct that the target engine would run with another meaning."""
+
+
+# Engines without QUALIFY: sqlglot rewrites it as a subquery that adds a rank column `_w`, and
+# an outer `select *` then returns that column too, so a UNION or a positional INSERT would
+# break or shift. Such files name their columns; `_refuse_star_over_qualify` enforces it.
+_WITHOUT_QUALIFY = frozenset({"postgres"})
+
+
 def sql_path(name: str, dialect: str) -> tuple[Path, bool]:
     """Return the file that defines `name` for `dialect`, and whether it needs transpiling."""
     override = SQL_ROOT / f"{name}.{dialect}.sql"
@@ -93,6 +103,8 @@ def transpile(text: str, dialect: str) -> str:
     if dialect == SOURCE_DIALECT:
         return text
     tree = _transformed(sqlglot.parse_one(text, read=SOURCE_DIALECT), _drop_redshift_layout)
+    if dialect in _WITHOUT_QUALIFY:
+        _refuse_star_over_qualify(tree, dialect)
     if dialect == "duckdb":
         tree = _transformed(_transformed(tree, _epoch_arithmetic_to_duckdb), _drop_primary_keys)
     if dialect == "postgres":
@@ -119,6 +131,17 @@ def statement_names(prefix: str = "") -> list[str]:
 
 
 _REDSHIFT_LAYOUT = (exp.DistKeyProperty, exp.DistStyleProperty, exp.SortKeyProperty)
+
+
+def _refuse_star_over_qualify(tree: exp.Expression, dialect: str) -> None:
+    """One error where a translation would silently add a column, rather than a wrong result
+    (or a UNION's column-count error) far from its cause."""
+    for select in tree.find_all(exp.Select):
+        if select.args.get("qualify") and any(isinstance(e, exp.Star) for e in select.expressions):
+            raise UntranslatableSql(
+                f"{dialect} has no QUALIFY: `select *` over QUALIFY would also return its rank "
+                f"column; name the columns: {select.sql(dialect=SOURCE_DIALECT)[:120]}"
+            )
 
 
 def _drop_redshift_layout(node: exp.Expression) -> exp.Expression | None:

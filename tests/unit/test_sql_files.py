@@ -14,11 +14,13 @@ from sqlglot import exp
 from tasks.common.sql_files import (
     SQL_ROOT,
     UnknownIdentifier,
+    UntranslatableSql,
     _as_redshift_enforces,
     _epoch_arithmetic_to_duckdb,
     render,
     sql_path,
     statement_names,
+    transpile,
     variants,
 )
 from tasks.model.templates import TEMPLATE_VARIABLES
@@ -61,10 +63,21 @@ def test_file_opens_with_a_comment_saying_what_it_builds(path) -> None:
     assert path.read_text().startswith("-- ")
 
 
+WAREHOUSE_STATEMENTS = [n for n in statement_names() if not n.startswith("parse/")]
+
+
 @pytest.mark.parametrize("name", statement_names())
 def test_every_statement_renders_for_duckdb(name: str) -> None:
     for rendered in renders(name, "duckdb"):
         assert sqlglot.parse_one(rendered, read="duckdb") is not None
+
+
+@pytest.mark.parametrize("name", WAREHOUSE_STATEMENTS)
+def test_every_warehouse_statement_renders_for_the_rig(name: str) -> None:
+    """The rig's translation fails here, not only on the rig (sql/parse/ runs on the worker's
+    DuckDB only)."""
+    for rendered in renders(name, "postgres"):
+        assert sqlglot.parse_one(rendered, read="postgres") is not None
 
 
 def test_every_template_variable_belongs_to_a_statement_and_names_its_tables() -> None:
@@ -113,6 +126,29 @@ def test_staging_templates_render_one_statement_per_kind(template: str, kind: st
         assert f.column in rendered
 
 
+@pytest.mark.parametrize("kind", ["events", "songs"])
+def test_both_paths_make_the_same_parsed_table(kind: str) -> None:
+    """Staging creates `parsed` with the fast path's query and fills it from either path:
+    every column must have the same name, place and type whichever query made it."""
+    from tasks.lake.reading import FILE_SCHEMA
+    from tasks.records import typed
+    from tasks.stage import MACROS
+    from tasks.warehouse.duckdb.session import _register_functions
+
+    shapes = []
+    for fast in (False, True):
+        conn = duckdb.connect()
+        _register_functions(conn)
+        for macro in MACROS:
+            conn.execute(render(f"parse/{macro}", "duckdb"))
+        conn.register("lake_batch", FILE_SCHEMA.empty_table())
+        conn.register("typed_batch", typed.typed_schema(kind).empty_table())
+        conn.execute(render_staging("parsed", kind, typed=fast, create=True))
+        shapes.append(conn.execute("describe parsed").fetchall())
+    assert shapes[0] == shapes[1]
+    assert len(shapes[0]) > len(FIELDS[kind])
+
+
 @pytest.mark.parametrize(
     ("epoch_ms", "expected"),
     [
@@ -144,6 +180,24 @@ def _byte_checks(column: exp.ColumnDef) -> list[str]:
     """The CHECK constraints on a rendered column, as PostgreSQL SQL."""
     kinds = [constraint.kind for constraint in column.constraints]
     return [k.this.sql("postgres") for k in kinds if isinstance(k, exp.CheckColumnConstraint)]
+
+
+STAR_OVER_QUALIFY = (
+    "with plays as (select 1 as a, 2 as b) select * from plays as p "
+    "qualify row_number() over (partition by a order by b) = 1"
+)
+
+
+def test_star_over_qualify_is_refused_where_the_translation_would_add_a_column() -> None:
+    with pytest.raises(UntranslatableSql, match="name the columns"):
+        transpile(STAR_OVER_QUALIFY, "postgres")
+    named = STAR_OVER_QUALIFY.replace("select * from plays", "select a, b from plays")
+    rig = duckdb.connect()  # DuckDB runs the rig's translation: exactly the named columns
+    assert [d[0] for d in rig.sql(transpile(named, "postgres")).description] == ["a", "b"]
+    assert [d[0] for d in rig.sql(transpile(STAR_OVER_QUALIFY, "duckdb")).description] == [
+        "a",
+        "b",
+    ]
 
 
 @pytest.mark.parametrize(("name", "context"), DDL_FILES, ids=DDL_IDS)

@@ -13,12 +13,7 @@ import pytest
 from tasks.common.sql_files import render
 from tasks.records.text_repair import repair_mojibake
 from tasks.warehouse.duckdb.session import _register_functions
-
-
-def _mojibake(text: str, layers: int) -> str:
-    for _ in range(layers):
-        text = text.encode("utf-8").decode("latin-1")
-    return text
+from tests.factories import mojibake
 
 
 def _values(seed: int, count: int = 3000) -> list[str]:
@@ -31,7 +26,7 @@ def _values(seed: int, count: int = 3000) -> list[str]:
         if choice < 0.4:
             values.append("".join(rng.choice(pieces) for _ in range(rng.randrange(0, 8))))
         elif choice < 0.8:
-            values.append(_mojibake(rng.choice(words), rng.randrange(0, 4)))
+            values.append(mojibake(rng.choice(words), rng.randrange(0, 4)))
         else:
             values.append("".join(chr(rng.randrange(32, 0x3000)) for _ in range(rng.randrange(6))))
         if rng.random() < 0.2:

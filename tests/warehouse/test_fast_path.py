@@ -23,7 +23,7 @@ import pytest
 
 import tasks.lake.reading as reading
 from tasks.stage import stage_events, stage_songs
-from tests.factories import event, prepared_run, song
+from tests.factories import event, mojibake, prepared_run, song
 from tests.helpers import query, write_log
 
 Line = Callable[[random.Random], str]
@@ -33,12 +33,6 @@ CLASS_SEEDS = [int(s) for s in os.environ.get("FAST_PATH_SEEDS", "1").split(",")
 
 def _dump(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False)
-
-
-def _mojibake(text: str, layers: int = 1) -> str:
-    for _ in range(layers):
-        text = text.encode("utf-8").decode("latin-1")
-    return text
 
 
 def _clean(r: random.Random) -> str:
@@ -75,8 +69,8 @@ FAST: dict[str, list[Line]] = {
         lambda r: "{}",
     ],
     "text rules": [
-        lambda r: _dump(event(artist=_mojibake("Beyoncé", r.randint(1, 3)), song="Café")),
-        lambda r: _dump(event(location=_mojibake("Zürich, CH"))),
+        lambda r: _dump(event(artist=mojibake("Beyoncé", r.randint(1, 3)), song="Café")),
+        lambda r: _dump(event(location=mojibake("Zürich, CH"))),
         lambda r: _dump(event(firstName="Ann\u0000e", lastName="Smith   ")),
         lambda r: _dump(event(userAgent=r.choice(['"quoted"', '"', '""', '"a\nb"', "plain", ""]))),
         lambda r: _dump(event(userId=r.choice(["", "   ", "\t", " 8 "]), page="Home")),
@@ -267,7 +261,7 @@ SONGS_FAST: list[Callable[[random.Random], str]] = [
     lambda r: json.dumps(song(artist_latitude=r.choice([91.0, -90.0, None, 45]))),
     lambda r: json.dumps(song(duration=r.choice([0, -1.0, 1e-9, 300]))),
     lambda r: json.dumps(song(song_id=r.choice(["", None]))),
-    lambda r: json.dumps(song(artist_name=_mojibake("Sigur Rós"), title="t   ")),
+    lambda r: json.dumps(song(artist_name=mojibake("Sigur Rós"), title="t   ")),
     lambda r: json.dumps(song(title="€" * 400, num_songs=2**31)),
     lambda r: json.dumps(song()) + r.choice(["\n", "\r\n", "  \n\n", "\t"]),
 ]
