@@ -6,7 +6,7 @@ staged rows touch (`sql/scope/`): users with a changed event, instants of change
 plays a changed song may match), changed songs and artists.
 
 The rest is said in SQL, where a reader of the model sees it: each mart's import CTE (and
-sql/intermediate/plays_next.sql's) restricts its staging source to those keys under
+sql/intermediate/next_songs.sql's) restricts its staging source to those keys under
 `{% if is_incremental %}`; the checks look other tables up in their next state and publishing
 deletes exactly those keys' rows (`sql/macros/incremental.sql.j2`,
 `sql/publish/mart_replaced.sql`).

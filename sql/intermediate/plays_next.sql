@@ -1,13 +1,10 @@
--- plays_next: one row per distinct NextSong event of a logged-in user (non-empty user_id), with the
--- deterministic songplay_id and start_time that songplays and time both build on (each includes
--- this query as its plays). The same event read twice (a duplicated line or file) is one play:
--- the first copy by file and line wins. A daily run reads only the events at the instants it
--- rebuilds; a play's id hashes its instant, so they hold every copy of each of those plays.
-with events as (
-    select * from sparkify_staging.events_next
-    {%- if is_incremental %}
-    where ts in (select ts from sparkify_staging.changed_play_times)
-    {%- endif %}
+-- plays_next: one row per distinct NextSong event of a logged-in user (next_songs), with the
+-- deterministic songplay_id that songplays builds on (it includes this query as its plays).
+-- The same event read twice (a duplicated line or file) is one play: the first copy by file and
+-- line wins. A daily run reads only the events at the instants it rebuilds; a play's id hashes
+-- its instant, so they hold every copy of each of those plays.
+with next_songs as (
+    {% include "intermediate/next_songs.sql" %}
 ),
 
 plays as (
@@ -16,7 +13,7 @@ plays as (
             user_id || '|' || cast(session_id as varchar) || '|'
             || cast(item_in_session as varchar) || '|' || cast(ts as varchar)
         ) as songplay_id,
-        timestamp 'epoch' + ts * interval '0.001 second' as start_time,
+        start_time,
         user_id,
         level,
         song,
@@ -27,8 +24,7 @@ plays as (
         user_agent,
         source_file,
         line_number
-    from events
-    where page = 'NextSong' and user_id <> ''
+    from next_songs
 ),
 
 copies as (

@@ -8,6 +8,24 @@ with events as (
     {%- endif %}
 ),
 
+named as (
+    select * from events where user_id <> ''
+),
+
+latest as (
+    -- each user's last instant first: only the events at it are ranked (ranking all 10M
+    -- events by user sorted every one of them: 6-9 s against 2-3 s)
+    select user_id, max(ts) as ts
+    from named
+    group by user_id
+),
+
+at_latest as (
+    select named.*
+    from named
+    inner join latest on latest.user_id = named.user_id and latest.ts = named.ts
+),
+
 ranked as (
     select
         user_id,
@@ -17,10 +35,11 @@ ranked as (
         level,
         row_number() over (
             partition by user_id
-            order by ts desc, session_id desc, item_in_session desc, source_file desc, line_number desc
+            -- nulls last named: Redshift puts NULLs first in a descending order, DuckDB last
+            order by session_id desc, item_in_session desc, source_file desc,
+                line_number desc nulls last
         ) as recency
-    from events
-    where user_id <> ''
+    from at_latest
 ),
 
 final as (

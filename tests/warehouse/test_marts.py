@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from datetime import datetime
 from pathlib import Path
+
+import pytest
 
 from tasks.build import build_table
 from tasks.model.tables import MARTS
@@ -58,6 +61,51 @@ def test_user_level_comes_from_the_latest_event_and_plays_keep_their_own(tmp_pat
     )
     assert rows["users"] == [("8", "Kaylee", "Married", "F", "paid")]
     assert sorted(r[3] for r in rows["songplays"]) == ["free", "paid"]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_each_user_comes_from_their_latest_event_through_every_tie_break(tmp_path, seed) -> None:
+    """Users whose events tie on ts, then on session, then on item, across three files:
+    ts, session, item, file and line decide in that order (computed here, not by the SQL)."""
+    rng = random.Random(seed)
+    days = ["2018-11-01", "2018-11-02", "2018-11-03"]
+    lines: dict[str, list[dict]] = {day: [] for day in days}
+    for _ in range(300):
+        lines[rng.choice(days)].append(
+            event(
+                userId=str(rng.randint(1, 12)),
+                ts=BASE_TS + rng.choice([0, 1, 2]) * 1000,
+                sessionId=rng.choice([5, 6]),
+                itemInSession=rng.choice([0, 1]),
+                level=rng.choice(["free", "paid"]),
+                firstName=f"F{rng.randint(0, 999)}",
+                lastName=f"L{rng.randint(0, 999)}",
+                gender=rng.choice(["F", "M"]),
+                page=rng.choice(["NextSong", "Home"]),
+            )
+        )
+    lake = tmp_path / "lake"
+    latest: dict[str, tuple] = {}
+    for day, records in lines.items():
+        write_log(lake, day, [log_line(e) for e in records])
+        for line, e in enumerate(records, start=1):
+            key = (e["ts"], e["sessionId"], e["itemInSession"], day, line)
+            if e["userId"] not in latest or key > latest[e["userId"]][0]:
+                latest[e["userId"]] = (key, e)
+    run = prepared_run(lake, tmp_path / "w.duckdb")
+    stage_events.fn(run)
+    build_table.fn(run, "users")
+    expected = sorted(
+        (u, e["firstName"], e["lastName"], e["gender"], e["level"]) for u, (_, e) in latest.items()
+    )
+    assert sorted(query(tmp_path / "w.duckdb", "select * from sparkify_build.users")) == expected
+    every = [
+        (e["userId"], (e["ts"], e["sessionId"], e["itemInSession"]))
+        for records in lines.values()
+        for e in records
+    ]
+    tied = [u for u, (key, _) in latest.items() if every.count((u, key[:3])) > 1]
+    assert tied  # some winner shares its ts, session and item: file and line decide
 
 
 def test_a_play_matches_a_song_within_one_millisecond_only(tmp_path) -> None:
