@@ -17,6 +17,7 @@ from prefect.runtime import flow_run
 
 from flows.parameters import Count, Day, Seconds, Share
 from flows.sparkify_etl import sparkify_etl
+from flows.time_limit import check_run_timeout, flow_timeout_seconds
 from tasks.common.errors import EtlError
 from tasks.common.partitions import days_between
 from tasks.common.retry import is_transient
@@ -25,7 +26,8 @@ from tasks.common.run_spec import DEFAULT_MAX_REJECTED_SHARE
 # Each day is one `sparkify-etl` run with its own time limit (a range has no natural bound): a
 # day still going after an hour is stuck, fails as TimedOut and is retried like other transient
 # errors. A killed process is the zombie-run automation's job (deployments/automations.yaml).
-DAY_TIMEOUT_SECONDS = 60 * 60
+# SPARKIFY_RUN_TIMEOUT_S (flows/time_limit.py) sets another limit for each day.
+DAY_TIMEOUT_SECONDS = flow_timeout_seconds(60 * 60)
 load_one_day = sparkify_etl.with_options(timeout_seconds=DAY_TIMEOUT_SECONDS)
 
 
@@ -73,6 +75,7 @@ def sparkify_backfill(
             standard AWS environment).
         s3_bucket_block: A prefect-aws S3Bucket block naming the lake's bucket and folder.
     """
+    check_run_timeout()
     result = BackfillResult()
     options = {
         "source": source,

@@ -18,6 +18,7 @@ from prefect.utilities.urls import url_for
 
 from flows.parameters import Count, Day, Share
 from flows.sparkify_etl import sparkify_etl
+from flows.time_limit import check_run_timeout, flow_timeout_seconds
 from tasks.common.partitions import scheduled_day
 from tasks.common.run_log import state_outcome
 from tasks.common.run_spec import DEFAULT_MAX_REJECTED_SHARE
@@ -40,7 +41,8 @@ def _run_name() -> str:
 # an hour is stuck (a hung query, or waiting on the lock of a run that hangs), so it fails as
 # TimedOut rather than staying Running. A run whose process is killed cannot time itself out:
 # the zombie-run automation (deployments/automations.yaml) marks it Crashed instead.
-RUN_TIMEOUT_SECONDS = 60 * 60
+# SPARKIFY_RUN_TIMEOUT_S (flows/time_limit.py) sets another limit per deployment.
+RUN_TIMEOUT_SECONDS = flow_timeout_seconds(60 * 60)
 
 
 @flow(name="sparkify-daily", flow_run_name=_run_name, timeout_seconds=RUN_TIMEOUT_SECONDS)
@@ -68,6 +70,7 @@ def sparkify_daily(
             standard AWS environment).
         s3_bucket_block: A prefect-aws S3Bucket block naming the lake's bucket and folder.
     """
+    check_run_timeout()
     state = sparkify_etl(
         source=source,
         warehouse=warehouse,

@@ -12,6 +12,7 @@ Run it from a shell:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import uuid
 from datetime import date
@@ -22,6 +23,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.parameters import Day, Share
+from flows.time_limit import check_run_timeout, flow_timeout_seconds
 from tasks.artifacts import (
     publish_check_artifact,
     publish_staging_artifacts,
@@ -29,7 +31,7 @@ from tasks.artifacts import (
 )
 from tasks.build import build_table
 from tasks.check import check_table, enforce
-from tasks.common.errors import EtlError
+from tasks.common.errors import EtlError, first_line
 from tasks.common.run_spec import DEFAULT_MAX_REJECTED_SHARE, RunSpec
 from tasks.common.stopping import forget, request_stop
 from tasks.create_schema import create_schema
@@ -44,6 +46,10 @@ from tasks.stage import discard_incoming, enforce_rejected_share, stage_events, 
 from tasks.warehouse.base import RunLock
 from tasks.warehouse.connect import adapter_for, run_lock
 from tasks.warehouse.target import WarehouseTarget
+
+# A hung run fails TimedOut instead of staying Running. SPARKIFY_RUN_TIMEOUT_S sets another limit
+# per deployment (flows/time_limit.py).
+RUN_TIMEOUT_SECONDS = 6 * 60 * 60
 
 # How long a cancelled run waits for its tasks to reach the end of a batch: most of the 30 s
 # Prefect's worker allows before it kills the run's process.
@@ -67,7 +73,7 @@ def lake_label(source: str) -> str:
     flow_run_name=_run_name,
     task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]  # Prefect's generics
     retries=0,
-    timeout_seconds=6 * 60 * 60,  # a hung run fails TimedOut instead of staying Running
+    timeout_seconds=flow_timeout_seconds(RUN_TIMEOUT_SECONDS),
 )
 def sparkify_etl(
     source: str = "sample_lake",
@@ -104,12 +110,16 @@ def sparkify_etl(
     summary = RunSummary(partition=run.partition_label)
     submitted: list[PrefectFuture] = []
     try:
+        check_run_timeout()
         with run_lock(run.warehouse) as lock:
             try:
                 _run(run, summary, lock, submitted)
             except BaseException as exc:
-                if not isinstance(exc, Exception):  # a cancel (TerminationSignal), or Ctrl-C
-                    _stop(run, submitted)
+                # A cancel (TerminationSignal), the time limit (Prefect raises a CancelledError
+                # in the flow's thread), or Ctrl-C: none is an Exception.
+                if not isinstance(exc, Exception):
+                    timed_out = isinstance(exc, asyncio.CancelledError)
+                    _stop(run, submitted, "timed out" if timed_out else "cancelled")
                 raise
             finally:
                 forget(run.run_id)
@@ -124,18 +134,24 @@ def sparkify_etl(
     return summary
 
 
-def _stop(run: RunSpec, submitted: list[PrefectFuture]) -> None:
-    """A cancelled run ends cleanly, still holding its lock: its tasks stop at their next
-    batch, then the rows it staged are deleted. Prefect's worker kills the process 30 s after
-    asking it to stop, so the tasks get most of that to reach a batch's end."""
+def _stop(run: RunSpec, submitted: list[PrefectFuture], why: str) -> None:
+    """A cancelled or timed-out run ends cleanly, still holding its lock: its tasks stop at
+    their next batch, then the rows it staged are deleted. Prefect's worker kills the process
+    30 s after asking it to stop, so the tasks get most of that to reach a batch's end. A
+    cleanup that fails (a stop before the schema existed) is logged, never raised: the stop
+    must end the run Cancelled or TimedOut, and the next run clears what this one staged."""
     logger = get_run_logger()
-    request_stop(run.run_id)
+    request_stop(run.run_id, why)
     wait(submitted, timeout=STOP_GRACE_S)
-    if was_published(run):
-        logger.warning("cancelled after publishing: this run's tables are published")
+    try:
+        if was_published(run):
+            logger.warning("%s after publishing: this run's tables are published", why)
+            return
+        discard_incoming(run)
+    except Exception as exc:
+        logger.warning("%s; its staged rows were not deleted (%s)", why, first_line(exc))
         return
-    discard_incoming(run)
-    logger.warning("cancelled: nothing was published, and the rows this run staged are deleted")
+    logger.warning("%s: nothing was published, and the rows this run staged are deleted", why)
 
 
 def _run(run: RunSpec, summary: RunSummary, lock: RunLock, submitted: list[PrefectFuture]) -> None:
@@ -200,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
+        check_run_timeout()
         lake = LakeSource(args.source, args.aws_credentials_block, args.s3_bucket_block)
         require_log_files(open_lake(lake), args.date)
         summary = sparkify_etl(

@@ -31,6 +31,11 @@ class QualityCheckFailed(EtlError):
     """A quality check found offending rows; the previous tables stay published."""
 
 
+class SettingError(EtlError):
+    """A setting read from the environment (SPARKIFY_RUN_TIMEOUT_S) has a value the service
+    cannot use; the message names the variable and the value."""
+
+
 def first_line(exc: BaseException) -> str:
     """An exception's message, first line only (engines add hints and context below it)."""
     lines = str(exc).strip().splitlines()

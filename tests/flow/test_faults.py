@@ -592,3 +592,30 @@ def _read_only(directory: Path, warehouse: Path) -> Iterator[Path]:
         if subprocess.run(remount, capture_output=True).returncode != 0:
             pytest.skip("running as root, and cannot remount a tmpfs read-only here")
         yield copy
+
+
+# --- 5. the time limit (or a cancel) lands before the schema exists --------------------------
+
+
+def test_a_time_limit_reached_before_the_schema_exists_still_ends_the_run_timed_out(
+    small_lake, tmp_path, monkeypatch
+) -> None:
+    """The stop's cleanup has nothing to read yet (no schema in a new warehouse): it is logged,
+    not raised, so the run ends TimedOut, not Failed on a catalog error; the next run loads."""
+    import flows.sparkify_etl
+
+    real = flows.sparkify_etl.create_schema
+
+    def slow_create_schema(run: RunSpec) -> None:
+        time.sleep(3)  # the limit below passes here
+        real(run)
+
+    monkeypatch.setattr(flows.sparkify_etl, "create_schema", slow_create_schema)
+    warehouse = tmp_path / "w.duckdb"
+    limited = sparkify_etl.with_options(timeout_seconds=0.5)
+    state = limited(source=str(small_lake), warehouse=str(warehouse), return_state=True)
+    assert (state.type.value, state.name) == ("FAILED", "TimedOut"), state.message
+    assert state.message == "Flow run exceeded timeout of 0.5 second(s)"
+    monkeypatch.undo()
+    sparkify_etl(source=str(small_lake), warehouse=str(warehouse))
+    assert_tables_equal(published_tables(warehouse), star_schema(small_lake))

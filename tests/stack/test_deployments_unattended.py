@@ -1,10 +1,12 @@
 """Deployments a team can leave running, through a real server and worker: bad parameters
 refused when the run is created, the daily schedule off until turned on, a day reloaded by
-hand, failure alerts delivered to a webhook, and `make trigger`'s one-line outcome."""
+hand, failure alerts (Failed, Crashed, TimedOut) delivered to a webhook, a deployment's own
+time limit, and `make trigger`'s one-line outcome."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -12,13 +14,15 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
-from tests.helpers import query
-from tests.prefect_stack import PREFECT, REPO, PrefectStack, prefect_stack
+from tests.helpers import published_tables, query
+from tests.prefect_stack import PREFECT, REPO, PrefectStack, assert_tables_match, prefect_stack
+from tests.reference import star_schema
 
 DAILY = "sparkify-daily/daily"
 
@@ -248,6 +252,79 @@ def test_a_crashed_run_is_notified_naming_the_run(stack, receiver, small_lake, t
     assert run["state_name"] == "Crashed", stack.explain(run_id)
     (alert,) = receiver.messages(run_id, timeout=90)
     assert alert.startswith(f"Sparkify: {run['name']} Crashed\n"), alert
+
+
+# 5. A deployment's own time limit (SPARKIFY_RUN_TIMEOUT_S): a run past it ends TimedOut.
+
+# Seconds the deployment below allows a run. Its processes also stage one batch of 5 song files
+# a second (tests/stack/test_cancel.py's hook), so the small lake's 150 song files alone take
+# 30 s: the run cannot finish inside its limit however fast the machine. Prefect starts the
+# clock when the flow's body starts (after the process has loaded the flow), and the schema and
+# the first batches take ~2 s here, so the limit usually lands mid-staging; wherever it lands,
+# the run must end the same way.
+TIME_LIMIT_S = 5
+
+
+def deploy_with_time_limit(stack: PrefectStack, hooks: Path, seconds: float) -> str:
+    """prefect.yaml's full-refresh as `full-refresh-time-limit`, with SPARKIFY_RUN_TIMEOUT_S in
+    its `job_variables: env:` as an operator sets it, and the slow-staging hook on its path."""
+    from tests.stack.test_cancel import SLOW_STAGING
+
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(SLOW_STAGING)
+    config = yaml.safe_load((REPO / "prefect.yaml").read_text())  # anchors resolved
+    (deployment,) = [d for d in config["deployments"] if d["name"] == "full-refresh"]
+    deployment["name"] = "full-refresh-time-limit"
+    deployment["work_pool"]["job_variables"]["env"].update(
+        SPARKIFY_RUN_TIMEOUT_S=str(seconds), PYTHONPATH=os.pathsep.join([str(hooks), str(REPO)])
+    )
+    config["deployments"] = [deployment]
+    del config["definitions"]
+    prefect_file = hooks / "prefect.yaml"
+    prefect_file.write_text(yaml.safe_dump(config))
+    done = stack.cli("--no-prompt", "deploy", "--prefect-file", str(prefect_file), "--all")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return "sparkify-etl/full-refresh-time-limit"
+
+
+@pytest.mark.e2e
+def test_a_run_past_its_deployments_time_limit_times_out_is_notified_and_publishes_nothing(
+    stack, receiver, small_lake, tmp_path
+):
+    from tests.stack.test_cancel import _logs
+    from tests.warehouse.test_cancel import INCOMING, counts
+
+    created = create_alerts(stack, webhook=receiver.url)
+    assert created.returncode == 0, created.stdout + created.stderr
+    limited = deploy_with_time_limit(stack, tmp_path / "hooks", TIME_LIMIT_S)
+    warehouse = tmp_path / "w.duckdb"
+    stack.assert_completed(stack.start_run(DAILY, {"day": "2018-11-01", "source": small_lake,
+                                                   "warehouse": warehouse}))  # fmt: skip
+    before = published_tables(warehouse)
+
+    params = {"source": small_lake, "warehouse": warehouse}
+    run_id = stack.start_run(limited, params)
+    run = stack.wait_final(run_id, timeout=180)
+    assert (run["state_type"], run["state_name"]) == ("FAILED", "TimedOut"), stack.explain(run_id)
+    limit_message = f"Flow run exceeded timeout of {float(TIME_LIMIT_S)} second(s)"
+    assert run["state"]["message"] == limit_message
+    (alert,) = receiver.messages(run_id, timeout=90)
+    assert alert.startswith(f"Sparkify: {run['name']} TimedOut\n"), alert
+    assert f"sparkify-etl/full-refresh-time-limit: flow run {run['name']} ({run_id})" in alert
+    assert f"Reason: {limit_message}" in alert
+
+    # It stopped its tasks and deleted what it had staged; the tables are the last load's.
+    logs = _logs(stack, run_id)
+    assert any("timed out: nothing was published" in line for line in logs), logs[-20:]
+    assert set(counts(warehouse, INCOMING).values()) == {0}
+    assert published_tables(warehouse) == before
+    history = "select partition_label from sparkify_meta.load_history"
+    assert query(warehouse, history) == [("2018-11-01",)]
+
+    # The lock is free, and the deployment with its normal limit loads the lake.
+    stack.assert_completed(stack.start_run("sparkify-etl/full-refresh", params))
+    assert_tables_match(published_tables(warehouse), star_schema(small_lake))
+    assert sorted(query(warehouse, history)) == [("2018-11-01",), ("full",)]
 
 
 # 6. A worker that does not share the checkout clones the repository.
