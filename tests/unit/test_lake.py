@@ -1,3 +1,4 @@
+import random
 from datetime import date
 from pathlib import Path
 
@@ -289,3 +290,13 @@ def _content_rows(lake) -> list[dict]:
     """The rows the per-record path would parse, reading log files line by line."""
     batches = read_batches(lake, list_log_files(lake), by_line=True)
     return [row for batch in batches for row in batch.content.to_pylist()]
+
+
+@pytest.mark.parametrize("size", [0, 1, 250, 65_535, 65_536, 65_537, 3_000_000])
+def test_a_local_file_is_read_whole_at_every_size(tmp_path: Path, size: int) -> None:
+    """The local lake reads a small file in one call and a larger one through a file object:
+    every byte comes back on either side of the boundary."""
+    data = random.Random(size).randbytes(size)
+    (tmp_path / "song_data").mkdir()
+    (tmp_path / "song_data" / "x.json").write_bytes(data)
+    assert open_lake(str(tmp_path)).read("song_data/x.json") == data
