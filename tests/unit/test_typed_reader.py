@@ -4,6 +4,7 @@ only if every line opens with `{`, no CR stands alone, the bytes are UTF-8 and n
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -55,3 +56,36 @@ def test_record_texts_are_the_lines_without_their_ends() -> None:
     piece = typed.parse_lines("events", "k", 7, raw)
     assert piece is not None and piece.table.column("line_number").to_pylist() == [7, 8, 9]
     assert typed.record_texts(piece, "k", [9, 7, 8]) == ['{"c": 3}', '{"a": 1}', '{"b": "é"}']
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_run_of_song_files_keeps_every_good_file_typed_and_sends_only_the_bad_ones_on(
+    seed: int, monkeypatch
+) -> None:
+    """One call parses a run of song files; a file Arrow refuses fails the whole call, so the
+    run is halved until each bad file is alone: exactly the bad files go to the per-record
+    path, the good ones stay typed in their order, in far fewer calls than one per file."""
+    rng = random.Random(seed)
+    files, bad = [], set()
+    for i in range(600):
+        record = {"song_id": f"SO{i}", "title": "t", "artist_id": "AR", "artist_name": "a",
+                  "duration": 1.5, "year": 2000, "num_songs": 1}  # fmt: skip
+        if rng.random() < 0.01:
+            record["duration"] = rng.choice(['"1.5"', "true", "[1]"])  # not a number
+            text = json.dumps(record).replace(f'"{record["duration"]}"', record["duration"])
+            bad.add(f"song_data/{i:04}.json")
+        else:
+            text = json.dumps(record)
+        files.append((f"song_data/{i:04}.json", text.encode()))
+    assert bad
+    calls = []
+    parse = typed._parse
+    monkeypatch.setattr(typed, "_parse", lambda kind, raw: calls.append(1) or parse(kind, raw))
+    pieces, others = typed.parse_files("songs", files)
+    assert set(others) == bad
+    typed_keys = [key for piece in pieces for key in piece.files]
+    assert typed_keys == [key for key, _ in files if key not in bad]
+    assert sum(piece.table.num_rows for piece in pieces) == len(files) - len(bad)
+    titles = [row for piece in pieces for row in piece.table.column("song_id").to_pylist()]
+    assert titles == [f"SO{int(key[10:14])}" for key in typed_keys]  # each row is its file's
+    assert len(calls) <= 1 + 2 * len(bad) * 10  # log2(600) < 10 halvings per bad file
