@@ -208,7 +208,10 @@ def _parse_in_duckdb(
     # both paths' queries make the same table (tests/unit/test_sql_files.py); the fast
     # path's plans in 0.02 s, the per-record path's in ~0.2 s
     wh.register("typed_batch", typed.typed_schema(kind).empty_table())
-    wh.execute(render_staging("parsed", kind, typed=True, create=True), label=f"parse/{kind}")
+    wh.execute(
+        render_staging("parsed", kind, typed=True, create=True),
+        label=f"parse/parsed create ({kind})",
+    )
     wh.unregister("typed_batch")
     progress = StagingProgress(kind, len(files))
     extra = 0

@@ -1,6 +1,8 @@
 -- users: one row per non-empty user_id seen on any page; every attribute, level included, comes
 -- from the user's most recent event by ts (ties broken by session, item, file and line). A daily
--- run rebuilds the users with a changed event, each from all of their events.
+-- run rebuilds the users with a changed event, each from all of their events. ts is never NULL
+-- (a required field: staging quarantines an event without it), so every user has a last
+-- instant.
 with events as (
     select * from sparkify_staging.events_next
     {%- if is_incremental %}
@@ -35,7 +37,10 @@ ranked as (
         level,
         row_number() over (
             partition by user_id
-            -- nulls last named: Redshift puts NULLs first in a descending order, DuckDB last
+            -- line_number is the only nullable key: nulls last named, as Redshift orders NULLs
+            -- first in a descending order ("NULL values are considered 'higher' than all other
+            -- values", https://docs.aws.amazon.com/redshift/latest/dg/r_ORDER_BY_clause.html)
+            -- and DuckDB last
             order by session_id desc, item_in_session desc, source_file desc,
                 line_number desc nulls last
         ) as recency

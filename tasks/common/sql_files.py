@@ -137,7 +137,7 @@ def _refuse_star_over_qualify(tree: exp.Expression, dialect: str) -> None:
     """One error where a translation would silently add a column, rather than a wrong result
     (or a UNION's column-count error) far from its cause."""
     for select in tree.find_all(exp.Select):
-        if select.args.get("qualify") and any(isinstance(e, exp.Star) for e in select.expressions):
+        if select.args.get("qualify") and any(e.is_star for e in select.expressions):
             raise UntranslatableSql(
                 f"{dialect} has no QUALIFY: `select *` over QUALIFY would also return its rank "
                 f"column; name the columns: {select.sql(dialect=SOURCE_DIALECT)[:120]}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 
 from tasks.common.errors import LakeError
 from tasks.lake.files import LOG_PREFIX, SONG_PREFIX, Lake, LakeFile
@@ -117,9 +116,7 @@ def is_lake_file(key: str) -> bool:
     return _folder_holds_records(folder) and _names_a_record(name)
 
 
-@lru_cache(maxsize=4096)
 def _folder_holds_records(folder: str) -> bool:
-    """Asked once per folder, not per file: a song lake has about one folder per file."""
     parts = folder.split("/")
     if _IGNORED_PARTS.intersection(parts):
         return False

@@ -79,13 +79,16 @@ class TypedPiece:
 
 
 # 4 MB blocks: 1.35-1.56 s for 1M events against 1.69-1.86 s with the default 1 MB (pyarrow 26,
-# best of 2, 2 cores); a block must hold a whole record, so records up to 4 MB parse. Without
-# Arrow's own threads: the lake's reading threads already parse side by side. Alone on the
-# machine the choice is even (64 song files: 0.34 against 0.31 ms a call; an 8 MB log piece
-# 0.032 against 0.045 s; bench/parse_pieces.py; events staging at 1M 5.9-6.6 s with them,
-# 6.1-6.7 s without, alternating); with the cores busy, handing a call's one or two blocks to
-# Arrow's pool cost 1.2 ms against 0.3 ms for the 64 song files.
-_READ = pa_json.ReadOptions(block_size=MAX_RECORD_BYTES + 1024, use_threads=False)
+# best of 2, 2 cores); a block must hold a whole record, so records up to 4 MB parse.
+_READ = pa_json.ReadOptions(block_size=MAX_RECORD_BYTES + 1024)
+# A run of song files is one small block: handing it to Arrow's thread pool buys nothing (the
+# lake's reading threads already parse side by side) and costs a dispatch per call: 0.34
+# against 0.31 ms per 64 files on an idle machine (bench/parse_pieces.py). A log piece keeps
+# Arrow's threads: 0.032 s against 0.045 s for an 8 MB piece, same script.
+_READ_RUN = pa_json.ReadOptions(block_size=MAX_RECORD_BYTES + 1024, use_threads=False)
+# A failed run this short is parsed file by file: halving further would cost more calls than
+# it saves when most of its files are bad.
+_SHORT_RUN = 16
 
 
 def _options(kind: str) -> pa_json.ParseOptions:
@@ -173,24 +176,23 @@ def _parsed_runs(
     kind: str, files: list[tuple[str, bytes]]
 ) -> list[tuple[list[tuple[str, bytes]], pa.Table]]:
     """The files parsed in as few calls as they allow: one bad file fails its call, so a run
-    that fails is halved until each bad file is alone (about 2·log2(n) calls per bad file,
-    not one call per file of the run)."""
+    that fails is halved until its runs are short, then parsed file by file (about
+    2·log2(n/16) + 16 calls per bad file, not one call per file of the run)."""
     if not files:
         return []
-    table = _parse(kind, b"\n".join(raw.rstrip(_BLANKS) for _, raw in files))
+    table = _parse(kind, b"\n".join(raw.rstrip(_BLANKS) for _, raw in files), _READ_RUN)
     if table is not None and table.num_rows == len(files):
         return [(files, table)]
-    if len(files) == 1:
-        return []
+    if len(files) <= _SHORT_RUN:
+        alone = [([f], t) for f in files if (t := _parse(kind, f[1].rstrip(_BLANKS), _READ_RUN))]
+        return [(run, t) for run, t in alone if t.num_rows == 1]
     half = len(files) // 2
     return _parsed_runs(kind, files[:half]) + _parsed_runs(kind, files[half:])
 
 
-def _parse(kind: str, raw: Bytes) -> pa.Table | None:
+def _parse(kind: str, raw: Bytes, read: pa_json.ReadOptions = _READ) -> pa.Table | None:
     try:
-        return pa_json.read_json(
-            pa.py_buffer(raw), parse_options=_options(kind), read_options=_READ
-        )
+        return pa_json.read_json(pa.py_buffer(raw), parse_options=_options(kind), read_options=read)
     except pa.ArrowInvalid:
         return None
 
