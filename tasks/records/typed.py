@@ -184,10 +184,14 @@ def _parsed_runs(
     if table is not None and table.num_rows == len(files):
         return [(files, table)]
     if len(files) <= _SHORT_RUN:
-        alone = [([f], t) for f in files if (t := _parse(kind, f[1].rstrip(_BLANKS), _READ_RUN))]
-        return [(run, t) for run, t in alone if t.num_rows == 1]
+        return [([f], table) for f in files if (table := _one_file(kind, f[1])) is not None]
     half = len(files) // 2
     return _parsed_runs(kind, files[:half]) + _parsed_runs(kind, files[half:])
+
+
+def _one_file(kind: str, raw: bytes) -> pa.Table | None:
+    table = _parse(kind, raw.rstrip(_BLANKS), _READ_RUN)
+    return table if table is not None and table.num_rows == 1 else None
 
 
 def _parse(kind: str, raw: Bytes, read: pa_json.ReadOptions = _READ) -> pa.Table | None:
