@@ -22,7 +22,7 @@ from tasks.model.tables import (
     KINDS,
     MARTS,
 )
-from tasks.warehouse.base import Session, quote_table
+from tasks.warehouse.base import Adapter, Session, quote_table
 from tasks.warehouse.connect import adapter_for, connect
 
 # Tables a full load rewrites whole: the marts and the published staging and quarantine.
@@ -45,7 +45,7 @@ def publish(run: RunSpec, staged: dict[str, StageResult]) -> PublishResult:
     with connect(run.warehouse) as wh:
         before = {table: wh.count(table) for table in MARTS}
         with wh.transaction():
-            _publish_staging(wh)
+            _publish_staging(wh, adapter_for(run.warehouse), run.incremental)
             for table in MARTS:
                 _replace(wh, table, run.incremental)
             wh.run("publish/load_history_replaced", {"run_id": run.run_id})
@@ -60,14 +60,21 @@ def publish(run: RunSpec, staged: dict[str, StageResult]) -> PublishResult:
     return PublishResult(before, after, round(time.perf_counter() - started, 3))
 
 
-def _publish_staging(wh: Session) -> None:
-    """Every staging table drops the rows of the files the run replaces, then takes the run's."""
+def _publish_staging(wh: Session, adapter: Adapter, incremental: bool) -> None:
+    """Every staging table drops the rows of the files the run replaces, then takes the run's.
+    A full load replaces every file, so its staged events and songs are the published ones
+    whole: the adapter may move them instead of copying (`Adapter.replace_staged`)."""
     for kind in KINDS:
-        wh.run("publish/staging_replaced", kind=kind)
+        if incremental:
+            wh.run("publish/staging_replaced", kind=kind)
+            wh.run("publish/incoming", table=kind)
+        else:
+            adapter.replace_staged(wh, kind)
     for table in BY_KIND_PUBLISHED:
         wh.run("publish/by_kind_replaced", table=table)
     for table in INCOMING:
-        wh.run("publish/incoming", table=table)
+        if table not in KINDS:
+            wh.run("publish/incoming", table=table)
     wh.run("publish/loaded_files")
 
 

@@ -7,7 +7,62 @@ with next_songs as (
     {% include "intermediate/next_songs.sql" %}
 ),
 
-plays as (
+copies as (
+    -- events read more than once: the same user, session, item and instant, the four values
+    -- the id hashes (its text is `user_id|session_id|item_in_session|ts`, whose last three
+    -- parts are whole numbers, so two plays share an id exactly when they share these)
+    select user_id, session_id, item_in_session, ts
+    from next_songs
+    group by user_id, session_id, item_in_session, ts
+    having count(*) > 1
+),
+
+first_copies as (
+    select
+        ts,
+        start_time,
+        user_id,
+        level,
+        song,
+        artist,
+        length,
+        session_id,
+        item_in_session,
+        location,
+        user_agent,
+        source_file,
+        line_number
+    from next_songs as play  -- Redshift: QUALIFY right after FROM needs an alias
+    where exists (
+        select 1
+        from copies
+        where copies.user_id = play.user_id
+            and copies.session_id = play.session_id
+            and copies.item_in_session = play.item_in_session
+            and copies.ts = play.ts
+    )
+    qualify row_number() over (
+        partition by user_id, session_id, item_in_session, ts order by source_file, line_number
+    ) = 1
+),
+
+distinct_plays as (
+    select *
+    from next_songs as play
+    where not exists (
+        select 1
+        from copies
+        where copies.user_id = play.user_id
+            and copies.session_id = play.session_id
+            and copies.item_in_session = play.item_in_session
+            and copies.ts = play.ts
+    )
+    union all
+    select * from first_copies
+),
+
+final as (
+    -- the id is hashed once per play, after the copies are gone
     select
         md5(
             user_id || '|' || cast(session_id as varchar) || '|'
@@ -24,48 +79,7 @@ plays as (
         user_agent,
         source_file,
         line_number
-    from next_songs
-),
-
-copies as (
-    -- plays read more than once (rare): only they pay for the ranking below, which sorts
-    -- every column of the rows it ranks (28 s of CPU over 8M plays when every play was ranked)
-    select songplay_id
-    from plays
-    group by songplay_id
-    having count(*) > 1
-),
-
-first_copies as (
-    -- the columns named: engines without QUALIFY get it as a ranked subquery, whose rank
-    -- column `select *` would carry into the union below (tasks/common/sql_files.py refuses
-    -- `select *` over QUALIFY for them)
-    select
-        songplay_id,
-        start_time,
-        user_id,
-        level,
-        song,
-        artist,
-        length,
-        session_id,
-        location,
-        user_agent,
-        source_file,
-        line_number
-    from plays as play  -- Redshift: QUALIFY right after FROM needs an alias
-    where exists (select 1 from copies where copies.songplay_id = play.songplay_id)
-    qualify row_number() over (
-        partition by songplay_id order by source_file, line_number
-    ) = 1
-),
-
-final as (
-    select *
-    from plays
-    where not exists (select 1 from copies where copies.songplay_id = plays.songplay_id)
-    union all
-    select * from first_copies
+    from distinct_plays
 )
 
 select * from final

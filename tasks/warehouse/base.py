@@ -192,3 +192,11 @@ class Adapter(ABC):
     @abstractmethod
     def reclaim(self, wh: Session, tables: Sequence[str]) -> None:
         """After a full load commits: give back the space its deletes left in `tables`."""
+
+    def replace_staged(self, wh: Session, kind: str) -> None:
+        """Inside a full load's publish transaction: `sparkify_staging.<kind>` becomes exactly
+        the run's `<kind>_incoming` rows (a full load replaces every staged file). Here by
+        DELETE and INSERT, which any engine runs inside a transaction; an adapter may move the
+        table instead."""
+        wh.run("publish/staging_replaced", kind=kind)
+        wh.run("publish/incoming", table=kind)

@@ -18,6 +18,7 @@ DIALECTS = ("redshift", "duckdb", "postgres")
 
 # mart: (the staging relation its daily run restricts, the column, the changed-key table). Time
 # and songplays are rebuilt by instant: their plays come from the events at changed instants.
+# Songplays reads those events twice (its plays, and the tracks it matches), restricted alike.
 RESTRICTED = {
     "users": ("sparkify_staging.events_next", "user_id", "sparkify_staging.changed_users"),
     "songs": ("sparkify_staging.songs_next", "song_id", "sparkify_staging.changed_songs"),
@@ -80,7 +81,8 @@ def test_a_daily_mart_is_the_full_one_plus_a_semi_join_on_the_changed_keys(table
 
     assert _semi_joins(full) == []
     restrictions = _semi_joins(daily)
-    assert [_reads(semi_join) for semi_join in restrictions] == [RESTRICTED[table]]
+    reads = 2 if table == "songplays" else 1
+    assert [_reads(semi_join) for semi_join in restrictions] == [RESTRICTED[table]] * reads
     for semi_join in restrictions:
         semi_join.parent.pop()  # the WHERE it is the whole of
     assert daily == full, "the daily render differs by more than its semi-join"
