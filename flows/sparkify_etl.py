@@ -11,6 +11,11 @@ Run it from a shell:
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # a one-off run: Prefect's temporary server starts while this imports
+    from flows.temporary_server import start_early
+
+    EARLY_SERVER = start_early()
+
 import argparse
 import asyncio
 import sys
@@ -23,6 +28,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.parameters import Day, Share
+from flows.temporary_server import EarlyServer, serving
 from flows.time_limit import check_run_timeout, flow_timeout_seconds
 from tasks.artifacts import (
     publish_check_artifact,
@@ -190,8 +196,9 @@ def _run(run: RunSpec, summary: RunSummary, lock: RunLock, submitted: list[Prefe
         summary.published = publish(run, summary.staged)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: run the flow once and print its summary, or a one-line error."""
+def main(argv: list[str] | None = None, early: EarlyServer | None = None) -> int:
+    """Command line: run the flow once and print its summary, or a one-line error. `early`:
+    the temporary Prefect server the command started before its imports, if it did."""
     parser = argparse.ArgumentParser(
         prog="python -m flows.sparkify_etl",
         description=__doc__,
@@ -219,15 +226,16 @@ def main(argv: list[str] | None = None) -> int:
         check_run_timeout()
         lake = LakeSource(args.source, args.aws_credentials_block, args.s3_bucket_block)
         require_log_files(open_lake(lake), args.date)
-        summary = sparkify_etl(
-            source=args.source,
-            aws_credentials_block=args.aws_credentials_block,
-            s3_bucket_block=args.s3_bucket_block,
-            report=args.report,
-            warehouse=args.warehouse,
-            day=args.date,
-            max_rejected_share=args.max_rejected_share,
-        )
+        with serving(early):
+            summary = sparkify_etl(
+                source=args.source,
+                aws_credentials_block=args.aws_credentials_block,
+                s3_bucket_block=args.s3_bucket_block,
+                report=args.report,
+                warehouse=args.warehouse,
+                day=args.date,
+                max_rejected_share=args.max_rejected_share,
+            )
     except EtlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -240,4 +248,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(early=EARLY_SERVER))

@@ -12,6 +12,11 @@ any number of reports (and analysts' read-only connections) read side by side.
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # a one-off run: Prefect's temporary server starts while this imports
+    from flows.temporary_server import start_early
+
+    EARLY_SERVER = start_early()
+
 import argparse
 import sys
 from datetime import datetime
@@ -23,6 +28,7 @@ from prefect.futures import wait
 from prefect.runtime import flow_run
 
 from flows.parameters import Instant, as_utc
+from flows.temporary_server import EarlyServer, serving
 from tasks.analyse import ANALYSES, AnalysisResult, report_period, run_analysis
 from tasks.common.errors import EtlError
 from tasks.reporting.html import markdown, period_label, render_html
@@ -87,7 +93,8 @@ def _plain(value: object) -> object:
     return value if isinstance(value, int | float | str) or value is None else str(value)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, early: EarlyServer | None = None) -> int:
+    """Command line: write the report once; `early` as for `flows.sparkify_etl.main`."""
     parser = argparse.ArgumentParser(
         prog="python -m flows.sparkify_report",
         description=__doc__,
@@ -99,9 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="report.html")
     args = parser.parse_args(argv)
     try:
-        path = sparkify_report(
-            warehouse=args.warehouse, start=args.start, end=args.end, out=args.out
-        )
+        with serving(early):
+            path = sparkify_report(
+                warehouse=args.warehouse, start=args.start, end=args.end, out=args.out
+            )
     except EtlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -110,4 +118,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(early=EARLY_SERVER))

@@ -8,6 +8,8 @@ UTF-8, so genuine accented text (`Café`) is never touched.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pyarrow as pa
 
 _MAX_LAYERS = 4
@@ -28,9 +30,14 @@ def repair_mojibake(text: str | None) -> str | None:
     return text
 
 
+# A lake repeats its names: the 1M-event lake's 83,104 non-ASCII artists and titles are 2,813
+# distinct values; remembered, they repair in 0.039 s against 0.143 s (bench/RESULTS.md).
+_repaired = lru_cache(maxsize=1 << 16)(repair_mojibake)
+
+
 def repair_mojibake_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Vectorised form for DuckDB's arrow UDFs: one call per batch, not per row."""
-    return pa.array([repair_mojibake(v) for v in values.to_pylist()], type=pa.string())
+    return pa.array([_repaired(v) for v in values.to_pylist()], type=pa.string())
 
 
 def truncate_utf8(text: str | None, max_bytes: int) -> str | None:
