@@ -225,17 +225,14 @@ def main(argv: list[str] | None = None, early: EarlyServer | None = None) -> int
     try:
         check_run_timeout()
         lake = LakeSource(args.source, args.aws_credentials_block, args.s3_bucket_block)
-        require_log_files(open_lake(lake), args.date)
-        with serving(early):
-            summary = sparkify_etl(
-                source=args.source,
-                aws_credentials_block=args.aws_credentials_block,
-                s3_bucket_block=args.s3_bucket_block,
-                report=args.report,
-                warehouse=args.warehouse,
-                day=args.date,
-                max_rejected_share=args.max_rejected_share,
-            )
+        if lake.aws_credentials_block or lake.s3_bucket_block:
+            with serving(early):  # loading a block asks the Prefect API already
+                require_log_files(open_lake(lake), args.date)
+                summary = _run_once(args)
+        else:  # a typo in --source fails here, without waiting for a server
+            require_log_files(open_lake(lake), args.date)
+            with serving(early):
+                summary = _run_once(args)
     except EtlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -245,6 +242,18 @@ def main(argv: list[str] | None = None, early: EarlyServer | None = None) -> int
         return 1
     print(format_summary(summary))
     return 0
+
+
+def _run_once(args: argparse.Namespace) -> RunSummary:
+    return sparkify_etl(
+        source=args.source,
+        aws_credentials_block=args.aws_credentials_block,
+        s3_bucket_block=args.s3_bucket_block,
+        report=args.report,
+        warehouse=args.warehouse,
+        day=args.date,
+        max_rejected_share=args.max_rejected_share,
+    )
 
 
 if __name__ == "__main__":

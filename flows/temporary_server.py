@@ -16,6 +16,7 @@ Prefect starts its own as before. Either way the run behaves as a Prefect one-of
 from __future__ import annotations
 
 import atexit
+import http.client
 import os
 import socket
 import subprocess
@@ -59,7 +60,7 @@ class EarlyServer:
                 with urllib.request.urlopen(f"{self.api_url}/health", timeout=1) as response:
                     if response.status == 200:
                         return True
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
+            except (OSError, http.client.HTTPException):  # URLError is an OSError
                 pass
             time.sleep(0.05)
         return False
@@ -75,10 +76,11 @@ class EarlyServer:
 
 
 def start_early(environ: dict[str, str] | None = None) -> EarlyServer | None:
-    """Start the temporary server now, unless the environment names a server: then None, and
-    Prefect connects to that one as usual."""
+    """Start the temporary server now, unless the environment names a server (then None, and
+    Prefect connects to that one as usual) or the command only prints its help."""
     env = os.environ if environ is None else environ
-    if env.get("PREFECT_API_URL"):
+    argv = sys.argv[1:] if environ is None else []
+    if env.get("PREFECT_API_URL") or {"-h", "--help"} & set(argv):
         return None
     port = _free_port()
     command = [
@@ -112,18 +114,21 @@ def _prefect_parent() -> Path:
 def serving(early: EarlyServer | None) -> Iterator[None]:
     """The block's Prefect API is the early server, once it answers; unless Prefect's settings
     name a server (that one is used, and the early one stopped) or the early server does not
-    answer in Prefect's own start-up limit (then Prefect starts its temporary server itself)."""
+    answer in Prefect's own start-up limit (then Prefect starts its temporary server itself), or
+    the settings forbid a temporary server (then Prefect refuses, as it would)."""
     if early is None:
         yield
         return
     from prefect.settings import (
         PREFECT_API_URL,
+        PREFECT_SERVER_ALLOW_EPHEMERAL_MODE,
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
         temporary_settings,
     )
 
     limit = float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
-    if PREFECT_API_URL.value() or not early.wait_ready(limit):
+    wanted = not PREFECT_API_URL.value() and PREFECT_SERVER_ALLOW_EPHEMERAL_MODE.value()
+    if not wanted or not early.wait_ready(limit):
         early.stop()
         yield
         return

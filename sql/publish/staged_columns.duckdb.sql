@@ -3,5 +3,7 @@
 -- their columns match). DuckDB's only: Redshift's publish copies the rows.
 select column_name, data_type, is_nullable
 from information_schema.columns
-where table_schema = 'sparkify_staging' and table_name = $table_name
+where table_catalog = current_database()
+    and table_schema = 'sparkify_staging'
+    and table_name = $table_name
 order by ordinal_position

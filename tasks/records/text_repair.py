@@ -31,13 +31,21 @@ def repair_mojibake(text: str | None) -> str | None:
 
 
 # A lake repeats its names: the 1M-event lake's 83,104 non-ASCII artists and titles are 2,813
-# distinct values; remembered, they repair in 0.039 s against 0.143 s (bench/RESULTS.md).
-_repaired = lru_cache(maxsize=1 << 16)(repair_mojibake)
+# distinct values; remembered, they repair in 0.039 s against 0.143 s (bench/RESULTS.md). Only
+# values up to 1 KB are remembered, so the cache stays under ~64 MB (a value may be 4 MB).
+_remembered = lru_cache(maxsize=1 << 16)(repair_mojibake)
+_REMEMBERED_CHARS = 1024
 
 
 def repair_mojibake_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Vectorised form for DuckDB's arrow UDFs: one call per batch, not per row."""
-    return pa.array([_repaired(v) for v in values.to_pylist()], type=pa.string())
+    return pa.array(
+        [
+            _remembered(v) if v is not None and len(v) <= _REMEMBERED_CHARS else repair_mojibake(v)
+            for v in values.to_pylist()
+        ],
+        type=pa.string(),
+    )
 
 
 def truncate_utf8(text: str | None, max_bytes: int) -> str | None:

@@ -39,7 +39,11 @@ def _servers_of(home: Path) -> list[int]:
 def test_a_one_off_run_serves_itself_and_leaves_no_server(small_lake, tmp_path) -> None:
     home, warehouse = tmp_path / "prefect-home", tmp_path / "w.duckdb"
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_LOGGING_LEVEL="INFO",  # Prefect logs its own temporary server's start at INFO
+    )
     command = [sys.executable, "-m", "flows.sparkify_etl", "--source", str(small_lake),
                "--warehouse", str(warehouse)]  # fmt: skip
     done = subprocess.run(

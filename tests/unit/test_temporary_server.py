@@ -49,3 +49,19 @@ def test_a_server_that_does_not_answer_or_is_not_wanted_is_stopped(configured) -
 def test_no_early_server_changes_nothing() -> None:
     with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}), serving(None):
         assert PREFECT_API_URL.value() == "http://127.0.0.1:9/api"
+
+
+def test_a_command_that_only_prints_its_help_starts_nothing(monkeypatch) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(sys, "argv", ["flows.sparkify_etl", "--help"])
+    assert start_early() is None
+
+
+def test_settings_that_forbid_a_temporary_server_stop_the_early_one() -> None:
+    from prefect.settings import PREFECT_SERVER_ALLOW_EPHEMERAL_MODE
+
+    early = _Server(answers=True)
+    forbid = {PREFECT_API_URL: None, PREFECT_SERVER_ALLOW_EPHEMERAL_MODE: False}
+    with temporary_settings(updates=forbid), serving(early):
+        assert not PREFECT_API_URL.value()  # Prefect refuses to run, as it would
+    assert early.process.poll() is not None

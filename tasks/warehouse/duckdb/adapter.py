@@ -60,10 +60,15 @@ class DuckDBAdapter(Adapter):
         so a failed publish still leaves the previous table. The incoming table is made by
         CREATE TABLE AS, which keeps no NOT NULL: both tables are given the published one's
         first, so the constraints move with the rows. A table that differs from the published
-        one in its columns (an older warehouse) is copied as on any engine."""
+        one in its columns (an older warehouse), or a publish run again after it committed, is
+        copied as on any engine."""
         published, incoming = f"sparkify_staging.{kind}", f"sparkify_staging.{kind}_incoming"
         columns = _columns(wh, kind)
-        if [c[:2] for c in _columns(wh, f"{kind}_incoming")] != [c[:2] for c in columns]:
+        same_shape = [c[:2] for c in _columns(wh, f"{kind}_incoming")] == [c[:2] for c in columns]
+        # a run whose incoming files are gone published already (publish clears them): moving
+        # its empty incoming table in would empty staging, where copying changes nothing
+        ((replaced,),) = wh.rows("publish/staged_files", {"kind": kind})
+        if not same_shape or not replaced:
             super().replace_staged(wh, kind)
             return
         not_null = [name for name, _, nullable in columns if not nullable]
