@@ -75,12 +75,14 @@ class EarlyServer:
                 self.process.wait()
 
 
-def start_early(environ: dict[str, str] | None = None) -> EarlyServer | None:
+def start_early(
+    argv: list[str] | None = None, environ: dict[str, str] | None = None
+) -> EarlyServer | None:
     """Start the temporary server now, unless the environment names a server (then None, and
     Prefect connects to that one as usual) or the command only prints its help."""
     env = os.environ if environ is None else environ
-    argv = sys.argv[1:] if environ is None else []
-    if env.get("PREFECT_API_URL") or {"-h", "--help"} & set(argv):
+    args = sys.argv[1:] if argv is None else argv
+    if env.get("PREFECT_API_URL") or {"-h", "--help"} & set(args):
         return None
     port = _free_port()
     command = [

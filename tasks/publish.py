@@ -65,11 +65,7 @@ def _publish_staging(wh: Session, adapter: Adapter, incremental: bool) -> None:
     A full load replaces every file, so its staged events and songs are the published ones
     whole: the adapter may move them instead of copying (`Adapter.replace_staged`)."""
     for kind in KINDS:
-        if incremental:
-            wh.run("publish/staging_replaced", kind=kind)
-            wh.run("publish/incoming", table=kind)
-        else:
-            adapter.replace_staged(wh, kind)
+        adapter.replace_staged(wh, kind, whole=not incremental)
     for table in BY_KIND_PUBLISHED:
         wh.run("publish/by_kind_replaced", table=table)
     for table in INCOMING:

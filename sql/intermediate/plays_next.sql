@@ -8,9 +8,11 @@ with next_songs as (
 ),
 
 copies as (
-    -- events read more than once: the same user, session, item and instant, the four values
-    -- the id hashes (its text is `user_id|session_id|item_in_session|ts`, whose last three
-    -- parts are whole numbers, so two plays share an id exactly when they share these)
+    -- events read more than once (rare): only they pay for the ranking below, which sorts
+    -- every column of the rows it ranks. Copies share user, session, item and instant, the
+    -- four values the id hashes (its text is `user_id|session_id|item_in_session|ts`, whose
+    -- last three parts are whole numbers, so two plays share an id exactly when they share
+    -- these)
     select user_id, session_id, item_in_session, ts
     from next_songs
     group by user_id, session_id, item_in_session, ts
@@ -18,6 +20,9 @@ copies as (
 ),
 
 first_copies as (
+    -- the columns named: engines without QUALIFY get it as a ranked subquery, whose rank
+    -- column `select *` would carry into the union below (tasks/common/sql_files.py refuses
+    -- `select *` over QUALIFY for them); in next_songs' order, for that union
     select
         ts,
         start_time,

@@ -7,7 +7,8 @@
 -- tracks for 8.2M plays (this query: 23.7-28.5 s matching play by play, 20.6-21.2 s by track,
 -- the same rows). The tracks are read from the events, so plays is read once and DuckDB does not
 -- store its 8.2M rows on the side: 25.3-26.4 s -> 17.8-19.0 s inserting into a build table under
--- the flow's 1 GB memory limit (the same rows; bench/RESULTS.md). A daily run rebuilds the plays at changed instants: plays_next, included
+-- the flow's 1 GB memory limit (the same rows; bench/RESULTS.md). A daily run rebuilds the
+-- plays at changed instants: plays_next, included
 -- here, then reads only the events at those instants (sparkify_staging.changed_play_times);
 -- they are matched against every song.
 with plays as (

@@ -193,10 +193,11 @@ class Adapter(ABC):
     def reclaim(self, wh: Session, tables: Sequence[str]) -> None:
         """After a full load commits: give back the space its deletes left in `tables`."""
 
-    def replace_staged(self, wh: Session, kind: str) -> None:
-        """Inside a full load's publish transaction: `sparkify_staging.<kind>` becomes exactly
-        the run's `<kind>_incoming` rows (a full load replaces every staged file). Here by
-        DELETE and INSERT, which any engine runs inside a transaction; an adapter may move the
+    def replace_staged(self, wh: Session, kind: str, whole: bool) -> None:
+        """Inside the publish transaction: `sparkify_staging.<kind>` drops the rows of the files
+        the run replaces and takes its `<kind>_incoming` rows. `whole`: a full load, which
+        replaces every staged file, so the result is exactly the incoming rows. Here by DELETE
+        and INSERT, which any engine runs inside a transaction; an adapter may move a whole
         table instead."""
         wh.run("publish/staging_replaced", kind=kind)
         wh.run("publish/incoming", table=kind)

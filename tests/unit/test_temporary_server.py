@@ -23,7 +23,7 @@ class _Server(EarlyServer):
 
 
 def test_an_api_url_in_the_environment_starts_nothing() -> None:
-    assert start_early({"PREFECT_API_URL": "http://127.0.0.1:9/api"}) is None
+    assert start_early([], {"PREFECT_API_URL": "http://127.0.0.1:9/api"}) is None
 
 
 def test_a_server_that_answers_is_the_api_inside_the_block() -> None:
@@ -52,9 +52,7 @@ def test_no_early_server_changes_nothing() -> None:
 
 
 def test_a_command_that_only_prints_its_help_starts_nothing(monkeypatch) -> None:
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    monkeypatch.setattr(sys, "argv", ["flows.sparkify_etl", "--help"])
-    assert start_early() is None
+    assert start_early(["--source", "x", "--help"], {}) is None
 
 
 def test_settings_that_forbid_a_temporary_server_stop_the_early_one() -> None:
