@@ -254,11 +254,13 @@ def _stage_batch(wh: DuckDBSession, kind: str, batch: Batch) -> int:
         records = typed.concat(kind, batch.typed)
         wh.register("typed_batch", records)
         # the accepted records go straight to the incoming table; only a batch with rejected
-        # records runs the query again, for those, into `parsed` (then the quarantine)
-        accepted_sql = render_staging("parsed", kind, typed=True, rows="accepted")
+        # records runs the query again, for those, into `parsed` (then the quarantine). Both
+        # render only the rules that some value of the batch can break (tasks.records.guards)
+        keep = typed.rules(batch.typed)
+        accepted_sql = render_staging("parsed", kind, typed=True, rows="accepted", keep=keep)
         ((accepted,),) = wh.query(accepted_sql)
         if accepted < records.num_rows:
-            rejected_sql = render_staging("parsed", kind, typed=True, rows="rejected")
+            rejected_sql = render_staging("parsed", kind, typed=True, rows="rejected", keep=keep)
             wh.execute(rejected_sql, label=f"parse/typed rejected ({kind})")
             _fill_rejected_text(wh, batch.typed)
         wh.unregister("typed_batch")

@@ -4,7 +4,7 @@ conversion and rules, so the rules exist once, in `tasks.records`."""
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 
 import jinja2
 
@@ -12,6 +12,7 @@ from tasks.common.sql_files import SQL_ROOT, render
 from tasks.records.fields import FIELDS, MAX_RECORD_BYTES, Field
 from tasks.records.typed import arrow_column
 
+Rules = frozenset[str] | None  # "field.rule" names a batch may break (tasks.records.guards)
 _CAST = {"integer": "integer", "bigint": "bigint", "number": "double"}
 _BLANKS = "' ' || chr(9) || chr(10) || chr(13)"
 _INT32 = (-(2**31), 2**31 - 1)
@@ -24,36 +25,48 @@ def converted(f: Field) -> str:
     return _text_rules(f, f"field_text({f.json}__kind, {f.json}__text, raw_text, '{f.json}')")
 
 
-def typed_converted(f: Field) -> str:
+def typed_converted(f: Field, keep: Rules = None) -> str:
     """`converted` for the fast path, whose value holds its declared kind already (Arrow's
     reader refused any other): text goes through the same rules from `field_text` on, an
-    integer is checked against the 32-bit range `try_cast` would keep."""
+    integer is checked against the 32-bit range `try_cast` would keep. `keep` names the rules
+    that can change a value of this batch (`tasks.records.guards`); None keeps them all."""
     col = f"{f.json}__text"  # the typed value, under the name the per-record path's text has
     if f.kind == "text":
-        return _text_rules(f, f"rtrim_blanks(drop_nul({col}))")
+        if _kept(f, "nul", keep):
+            col = f"drop_nul({col})"
+        if _kept(f, "rtrim", keep):
+            col = f"rtrim_blanks({col})"
+        return _text_rules(f, col, keep)
     if checked_kind(f) == "integer":
+        if not _kept(f, "int32", keep):
+            return f"cast({col} as integer)"
         return (
             f"case when {col} between {_INT32[0]} and {_INT32[1]} then cast({col} as integer) end"
         )
     return col
 
 
-def typed_problem(f: Field) -> str:
+def typed_problem(f: Field, keep: Rules = None) -> str:
     """`field_problem` for the fast path: of its reasons, only these can befall a value of the
     declared kind (missing, a 64-bit integer out of the 32-bit range, NaN or Infinity)."""
     col = f"{f.json}__text"
     checks = []
-    if f.required is True:
-        checks.append(f"when {col} is null then 'missing {f.json}'")
-    elif f.required:
-        checks.append(f"when {col} is null and ({f.required}) then 'missing {f.json}'")
-    if checked_kind(f) == "integer":
+    if _kept(f, "missing", keep):
+        if f.required is True:
+            checks.append(f"when {col} is null then 'missing {f.json}'")
+        elif f.required:
+            checks.append(f"when {col} is null and ({f.required}) then 'missing {f.json}'")
+    if checked_kind(f) == "integer" and _kept(f, "int32", keep):
         checks.append(
             f"when {col} not between {_INT32[0]} and {_INT32[1]} then '{f.json} out of range'"
         )
-    if f.kind == "number":
+    if f.kind == "number" and _kept(f, "finite", keep):
         checks.append(f"when not isfinite({col}) then '{f.json} is not a finite number'")
     return f"case {' '.join(checks)} end" if checks else "null"
+
+
+def _kept(f: Field, rule: str, keep: Rules) -> bool:
+    return keep is None or f"{f.json}.{rule}" in keep
 
 
 def problem(f: Field) -> str:
@@ -64,21 +77,25 @@ def problem(f: Field) -> str:
     )
 
 
-def _text_rules(f: Field, sql: str) -> str:
+def _text_rules(f: Field, sql: str, keep: Rules = None) -> str:
     """A text field's staged text from its value: repaired, unquoted, blanks decided."""
-    if f.repair:
+    if f.repair and _kept(f, "repair", keep):
         sql = f"repair_text({sql})"
-    if f.unquote:
+    if f.unquote and _kept(f, "unquote", keep):
         sql = f"unquote({sql})"
-    if f.blank != "keep":
+    if f.blank != "keep" and _kept(f, "blank", keep):
         blank = "''" if f.blank == "empty" else "null"
         sql = f"case when trim({sql}, {_BLANKS}) = '' then {blank} else {sql} end"
     return sql
 
 
-def bounded(f: Field) -> str:
+def bounded(f: Field, keep: Rules = None) -> str:
     """The converted value with the `null` and `truncate` policies applied."""
     col = f.column
+    if f.max_bytes and not _kept(f, "size", keep):
+        return col
+    if f.bounded and f.out_of_range == "null" and not _kept(f, "range", keep):
+        return col
     if f.max_bytes and f.oversize == "truncate":
         return (
             f"case when strlen({col}) > {f.max_bytes} "
@@ -103,23 +120,23 @@ def required(f: Field) -> str:
     return f.required if isinstance(f.required, str) else str(f.required).lower()
 
 
-def value_problems(fields: tuple[Field, ...]) -> list[str]:
+def value_problems(fields: tuple[Field, ...], keep: Rules = None) -> list[str]:
     """The `reject` rules on converted values, one CASE each (NULL values never break one)."""
     problems = []
     for f in fields:
         col = f.column
-        if f.non_empty:
+        if f.non_empty and _kept(f, "non_empty", keep):
             problems.append(f"case when {col} = '' then '{col} is empty' end")
-        if f.max_bytes and f.oversize == "reject":
+        if f.max_bytes and f.oversize == "reject" and _kept(f, "size", keep):
             problems.append(
                 f"case when strlen({col}) > {f.max_bytes} "
                 f"then '{f.json} is over {f.max_bytes} bytes' end"
             )
-        if f.allowed:
+        if f.allowed and _kept(f, "allowed", keep):
             values = ", ".join(f"'{v}'" for v in f.allowed)
             words = " or ".join(f.allowed)
             problems.append(f"case when {col} not in ({values}) then '{f.json} is not {words}' end")
-        if f.bounded and f.out_of_range == "reject":
+        if f.bounded and f.out_of_range == "reject" and _kept(f, "range", keep):
             problems.append(f"case when not ({_in_range(f)}) then '{_range_problem(f)}' end")
     return problems
 
@@ -161,15 +178,18 @@ def render_staging(
     typed: bool = False,
     create: bool = False,
     rows: str = "all",
+    keep: Rules = None,
 ) -> str:
     """`sql/parse/<name>.duckdb.sql.j2` rendered for one kind of record: `parsed` inserts the
     batch's records (the per-record path's), with `split` the values a stream cut found, with
     `typed` the fast path's records (registered as typed_batch); with `create` it makes the
     empty table, once per staging task. `rows="accepted"` inserts only the accepted records,
     straight into `{kind}_incoming` (the fast path's clean batches never fill `parsed`), and
-    `rows="rejected"` only the rejected ones into `parsed`."""
-    if rows not in ROWS or kind not in FIELDS:
-        raise ValueError(f"no staging render for rows={rows!r}, kind={kind!r}")
+    `rows="rejected"` only the rejected ones into `parsed`. With `keep` (the fast path only),
+    just the rules it names are rendered: the others cannot change or reject a value of the
+    batch (`tasks.records.guards`)."""
+    if rows not in ROWS or kind not in FIELDS or (keep is not None and not typed):
+        raise ValueError(f"no staging render for rows={rows!r}, kind={kind!r}, keep={keep!r}")
     fields = FIELDS[kind]
     columns = ", ".join(f.column for f in fields)
     records = "parse/records_from_split" if split else f"parse/{kind}_records"
@@ -191,11 +211,11 @@ def render_staging(
         kind=kind,
         fields=fields,
         columns=columns,
-        converted=typed_converted if typed else converted,
-        problem=typed_problem if typed else problem,
-        bounded=bounded,
+        converted=partial(typed_converted, keep=keep) if typed else converted,
+        problem=partial(typed_problem, keep=keep) if typed else problem,
+        bounded=partial(bounded, keep=keep),
         required=required,
         checked_kind=checked_kind,
-        value_problems=value_problems(fields),
+        value_problems=value_problems(fields, keep),
         max_record_bytes=MAX_RECORD_BYTES,
     )

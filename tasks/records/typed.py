@@ -12,6 +12,8 @@ per-record path, which says which record broke what. The conversions and checks 
 (ranges, allowed values, required fields, text repair, sizes) are rendered for both paths from
 the same declarations (`tasks/records/sql.py`), so the fast path never decides a record
 differently: tests run both on the same inputs and compare (tests/warehouse/test_fast_path.py).
+Each piece also carries the rules its values can break (`tasks.records.guards`, worked out in
+the reading thread), so a batch's query renders only those.
 
 Layout a piece must have, checked on its bytes before Arrow sees it:
 - every line opens with `{`: no blank lines (line k is then record k, so line numbers are
@@ -33,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.json as pa_json
 
+from tasks.records import guards
 from tasks.records.fields import FIELDS, MAX_RECORD_BYTES, Field
 
 _ARROW_TYPES = {
@@ -76,6 +79,9 @@ class TypedPiece:
     table: pa.Table
     files: Mapping[str, Bytes]
     first_line: int = 1
+    # the rules its values may break (tasks.records.guards), found in the reading thread that
+    # parsed it; None: any rule
+    rules: frozenset[str] | None = None
 
 
 # 4 MB blocks: 1.35-1.56 s for 1M events against 1.69-1.86 s with the default 1 MB (pyarrow 26,
@@ -141,7 +147,10 @@ def parse_lines(kind: str, source_file: str, first_line: int, raw: Bytes) -> Typ
     numbers = pa.array(np.arange(first_line, first_line + lines, dtype=np.int64))
     keys = pa.repeat(pa.scalar(source_file, pa.string()), lines)
     return TypedPiece(
-        _with_provenance(table, keys, first_line, numbers), {source_file: raw}, first_line
+        _with_provenance(table, keys, first_line, numbers),
+        {source_file: raw},
+        first_line,
+        guards.rules_to_keep(kind, table),
     )
 
 
@@ -155,7 +164,8 @@ def parse_files(kind: str, files: list[tuple[str, bytes]]) -> tuple[list[TypedPi
     if table is not None and parsed:
         keys = pa.array(list(parsed), pa.string())
         nulls = pa.nulls(len(parsed), pa.int64())
-        pieces.append(TypedPiece(_with_provenance(table, keys, 1, nulls), parsed))
+        rules = guards.rules_to_keep(kind, table)
+        pieces.append(TypedPiece(_with_provenance(table, keys, 1, nulls), parsed, 1, rules))
     return pieces, [key for key, _ in files if key not in parsed]
 
 
@@ -206,6 +216,13 @@ def _with_provenance(table: pa.Table, keys: pa.Array, first_line: int, lines: pa
     return pa.Table.from_arrays(
         columns, names=[name for name, _ in PROVENANCE] + table.column_names
     )
+
+
+def rules(pieces: list[TypedPiece]) -> frozenset[str] | None:
+    """The rules any of the pieces' values may break, for `render_staging(keep=...)`."""
+    if any(p.rules is None for p in pieces):
+        return None
+    return frozenset().union(*(p.rules for p in pieces if p.rules is not None))
 
 
 def concat(kind: str, pieces: list[TypedPiece]) -> pa.Table:
