@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.records.fields import FIELDS, Field
+from tasks.records.fields import FIELDS, NEXT_SONG, Field
 
 _INT32 = (-(2**31), 2**31 - 1)
 _SPACE, _QUOTE = 0x20, 0x22
@@ -38,15 +38,25 @@ def rules_to_keep(kind: str, table: pa.Table) -> frozenset[str]:
     keep: set[str] = set()
     for f in FIELDS[kind]:
         column = table.column(f.json)
-        keep.update(f"{f.json}.{rule}" for rule in _field_rules(f, column))
+        rules = _text_rules(f, column) if f.kind == "text" else _number_rules(f, column)
+        if _may_be_missing(f, column, table):
+            rules.add("missing")
+        keep.update(f"{f.json}.{rule}" for rule in rules)
     return frozenset(keep)
 
 
-def _field_rules(f: Field, column: pa.ChunkedArray) -> set[str]:
-    rules = {"missing"} if f.required and column.null_count else set()
-    if f.kind == "text":
-        return rules | _text_rules(f, column)
-    return rules | _number_rules(f, column)
+# The conditions a field is required under (fields.py writes them as SQL on the raw values),
+# read by Arrow; a condition not here keeps the field's `missing` rule whenever it has a null.
+_CONDITIONS = {NEXT_SONG: lambda table: pc.equal(table.column("page"), "NextSong")}
+
+
+def _may_be_missing(f: Field, column: pa.ChunkedArray, table: pa.Table) -> bool:
+    if not f.required or not column.null_count:
+        return False
+    if f.required is True or f.required not in _CONDITIONS:
+        return True
+    required_here = _CONDITIONS[f.required](table)  # NULL where the condition is
+    return bool(pc.any(pc.and_kleene(pc.is_null(column), required_here)).as_py())
 
 
 def _text_rules(f: Field, column: pa.ChunkedArray) -> set[str]:

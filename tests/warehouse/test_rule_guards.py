@@ -191,3 +191,12 @@ def test_a_piece_parsed_from_the_lake_carries_its_rules(tmp_path: Path) -> None:
     piece = typed.parse_lines("events", "log.json", 1, raw)
     assert piece is not None
     assert piece.rules == {"lastName.rtrim", "artist.repair", "userAgent.unquote"}
+
+
+def test_a_field_required_on_next_song_events_is_checked_only_where_it_is_missing_there() -> None:
+    home = event(page="Home", song=None, artist=None, length=None)
+    assert not {"song.missing", "artist.missing", "length.missing"} & guards.rules_to_keep(
+        "events", _batch("events", [event(), home])
+    )
+    bare = event(song=None)
+    assert "song.missing" in guards.rules_to_keep("events", _batch("events", [home, bare]))
