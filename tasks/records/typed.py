@@ -219,7 +219,10 @@ def _with_provenance(table: pa.Table, keys: pa.Array, first_line: int, lines: pa
 
 
 def rules(pieces: list[TypedPiece]) -> frozenset[str] | None:
-    """The rules any of the pieces' values may break, for `render_staging(keep=...)`."""
+    """The rules any of the pieces' values may break, for `render_staging(keep=...)`;
+    `SPARKIFY_STAGING_RULE_GUARDS=0` renders every rule (to compare, or to rule a guard out)."""
+    if os.environ.get("SPARKIFY_STAGING_RULE_GUARDS", "1") == "0":
+        return None
     if any(p.rules is None for p in pieces):
         return None
     return frozenset().union(*(p.rules for p in pieces if p.rules is not None))
