@@ -35,6 +35,8 @@ NAME_BYTES = 256
 TEXT_BYTES = 1024
 KEY_BYTES = 1024  # source_file: a lake file's key (S3 keys are at most 1,024 bytes of UTF-8)
 LEVELS = ("free", "paid")
+INT32 = (-(2**31), 2**31 - 1)  # an `integer` field's range (Redshift's INTEGER)
+BLANKS = " \t\n\r"  # JSON's white space: what the `blank` rules trim
 # A file that cannot be read at all counts as the records it would hold, estimated from its
 # size with the bytes of a typical record (the public sample: ~310 per event, ~250 per song);
 # a compressed object holds about COMPRESSION_RATIO times its size.

@@ -26,11 +26,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.records.fields import FIELDS, NEXT_SONG, Field
+from tasks.records.fields import BLANKS, FIELDS, INT32, NEXT_SONG, Field
 
-_INT32 = (-(2**31), 2**31 - 1)
-_SPACE, _QUOTE = 0x20, 0x22
-_BLANK_BYTES = (0x09, 0x0A, 0x0D, 0x20)  # what `trim(…, blanks)` drops
+_SPACE, _QUOTE = ord(" "), ord('"')
+_BLANK_BYTES = [ord(c) for c in BLANKS]
 
 
 def rules_to_keep(kind: str, table: pa.Table) -> frozenset[str]:
@@ -38,7 +37,12 @@ def rules_to_keep(kind: str, table: pa.Table) -> frozenset[str]:
     keep: set[str] = set()
     for f in FIELDS[kind]:
         column = table.column(f.json)
-        rules = _text_rules(f, column) if f.kind == "text" else _number_rules(f, column)
+        if column.null_count == len(column):  # no value: only `missing` can apply
+            rules = set()
+        elif f.kind == "text":
+            rules = _text_rules(f, column)
+        else:
+            rules = _number_rules(f, column)
         if _may_be_missing(f, column, table):
             rules.add("missing")
         keep.update(f"{f.json}.{rule}" for rule in rules)
@@ -60,8 +64,6 @@ def _may_be_missing(f: Field, column: pa.ChunkedArray, table: pa.Table) -> bool:
 
 
 def _text_rules(f: Field, column: pa.ChunkedArray) -> set[str]:
-    if column.null_count == len(column):
-        return set()
     stats = _ByteStats.of(column)
     if stats.low_byte == 0:  # a NUL dropped can leave anything: every rule stays
         return {"nul", "rtrim", "repair", "unquote", "blank", "non_empty", "size", "allowed"}
@@ -98,8 +100,6 @@ def _all_in(column: pa.ChunkedArray, allowed: tuple[str, ...]) -> bool:
 
 
 def _number_rules(f: Field, column: pa.ChunkedArray) -> set[str]:
-    if column.null_count == len(column):
-        return set()
     rules: set[str] = set()
     finite = True
     if f.kind == "number":
@@ -108,7 +108,7 @@ def _number_rules(f: Field, column: pa.ChunkedArray) -> set[str]:
             rules.add("finite")
     bounds = pc.min_max(column)
     low, high = bounds["min"].as_py(), bounds["max"].as_py()
-    if f.kind == "integer" and not (_INT32[0] <= low and high <= _INT32[1]):
+    if f.kind == "integer" and not (INT32[0] <= low and high <= INT32[1]):
         rules.add("int32")
     if f.bounded and (not finite or not _within(f, low, high)):
         rules.add("range")
@@ -130,7 +130,7 @@ class _ByteStats:
     ) -> None:
         self.low_byte, self.high_byte, self.longest = low, high, longest
         self.starts_with_quote = bool(first[_QUOTE])
-        self.starts_with_blank = bool(first[list(_BLANK_BYTES)].any())
+        self.starts_with_blank = bool(first[_BLANK_BYTES].any())
         self.ends_with_space = bool(last[_SPACE])
 
     @classmethod

@@ -9,13 +9,12 @@ from functools import cache, partial
 import jinja2
 
 from tasks.common.sql_files import SQL_ROOT, render
-from tasks.records.fields import FIELDS, MAX_RECORD_BYTES, Field
+from tasks.records.fields import BLANKS, FIELDS, INT32, MAX_RECORD_BYTES, Field
 from tasks.records.typed import arrow_column
 
 Rules = frozenset[str] | None  # "field.rule" names a batch may break (tasks.records.guards)
 _CAST = {"integer": "integer", "bigint": "bigint", "number": "double"}
-_BLANKS = "' ' || chr(9) || chr(10) || chr(13)"
-_INT32 = (-(2**31), 2**31 - 1)
+_BLANKS = " || ".join(f"chr({ord(c)})" for c in BLANKS)
 
 
 def converted(f: Field) -> str:
@@ -40,9 +39,7 @@ def typed_converted(f: Field, keep: Rules = None) -> str:
     if checked_kind(f) == "integer":
         if not _kept(f, "int32", keep):
             return f"cast({col} as integer)"
-        return (
-            f"case when {col} between {_INT32[0]} and {_INT32[1]} then cast({col} as integer) end"
-        )
+        return f"case when {col} between {INT32[0]} and {INT32[1]} then cast({col} as integer) end"
     return col
 
 
@@ -58,7 +55,7 @@ def typed_problem(f: Field, keep: Rules = None) -> str:
             checks.append(f"when {col} is null and ({f.required}) then 'missing {f.json}'")
     if checked_kind(f) == "integer" and _kept(f, "int32", keep):
         checks.append(
-            f"when {col} not between {_INT32[0]} and {_INT32[1]} then '{f.json} out of range'"
+            f"when {col} not between {INT32[0]} and {INT32[1]} then '{f.json} out of range'"
         )
     if f.kind == "number" and _kept(f, "finite", keep):
         checks.append(f"when not isfinite({col}) then '{f.json} is not a finite number'")

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 
 from tasks.records import guards
-from tasks.records.fields import FIELDS, MAX_RECORD_BYTES, Field
+from tasks.records.fields import BLANKS, FIELDS, MAX_RECORD_BYTES, Field
 
 _ARROW_TYPES = {
     "text": pa.string(),
@@ -46,7 +46,7 @@ _ARROW_TYPES = {
 }
 PROVENANCE = [("source_file", pa.string()), ("first_line", pa.int64()), ("line_number", pa.int64())]
 Bytes = bytes | memoryview  # a piece is a view of its file's bytes, never a copy
-_BLANKS = b" \t\r\n"  # JSON's white space
+_BLANKS = BLANKS.encode()  # JSON's white space
 
 
 def enabled() -> bool:

@@ -15,7 +15,6 @@ import json
 import math
 import random
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -185,7 +184,7 @@ def test_a_sliced_column_is_read_from_its_own_window() -> None:
     assert "lastName.rtrim" in guards.rules_to_keep("events", _batch("events", records))
 
 
-def test_a_piece_parsed_from_the_lake_carries_its_rules(tmp_path: Path) -> None:
+def test_a_piece_parsed_from_the_lake_carries_its_rules() -> None:
     lines = [event(), event(lastName="Smith "), event(artist=mojibake("Beyoncé"))]
     raw = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines).encode()
     piece = typed.parse_lines("events", "log.json", 1, raw)
